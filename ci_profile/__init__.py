@@ -1,0 +1,1 @@
+"""ci-profile: where CI time goes."""

@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """ci-profile."""
