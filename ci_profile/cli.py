@@ -1,8 +1,279 @@
+"""Command-line wiring: parse options, call one core function, render. Nothing else."""
+
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ci_profile.analysis.breakdown import Filters, build_report
+from ci_profile.analysis.classify import Rule, build_rules
+from ci_profile.analysis.refresh import refresh_classification
+from ci_profile.analysis.render import FORMATS, duration, to_csv, to_json, to_markdown, to_rich
+from ci_profile.collectors import github
+from ci_profile.collectors.http import RetryPolicy
+from ci_profile.collectors.sample import load_sample
+from ci_profile.core import config
+from ci_profile.core.errors import CIProfileError, StoreError
+from ci_profile.core.store import Store
+from ci_profile.core.times import parse_duration, parse_since
+
+stdout = Console(soft_wrap=False)
+stderr = Console(stderr=True)
+_secrets: list[str] = []
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample-data"
 
 
-@click.group()
+def _scrub(text: str) -> str:
+    for secret in _secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"ci-profile: error: {_scrub(message)}", err=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """ci-profile."""
+    """Entry point: every error a user can cause becomes one line on stderr and an exit code."""
+    try:
+        cli.main(standalone_mode=False)
+    except CIProfileError as exc:
+        _fail(str(exc), exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted; everything collected before this point is kept", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted; everything collected before this point is kept", 130)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ci-profile")
+def cli() -> None:
+    """Where does our CI time go, and how much of it builds environments instead of testing?"""
+
+
+def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db",
+        "db",
+        default=None,
+        metavar="PATH",
+        help=f"DuckDB file (env CI_PROFILE_DB, default {config.DEFAULT_DB}).",
+    )(function)
+
+
+def _rules() -> list[Rule]:
+    project = config.load_project_config()
+    return build_rules(project.rules, project.disabled_rules)
+
+
+@contextmanager
+def _open_existing(db: str | None) -> Iterator[Store]:
+    path = config.db_path(db)
+    if path != ":memory:" and not Path(path).exists():
+        raise StoreError(
+            f"no database at {path}; run `ci-profile demo` or `ci-profile collect` first"
+        )
+    with Store.open(path) as store:
+        yield store
+
+
+# -- collect ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def collect() -> None:
+    """Pull run, job and step timings from a CI provider into the database."""
+
+
+class _RichProgress:
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task = progress.add_task("collecting", total=0)
+
+    def listed(self, runs: int) -> None:
+        task = self._progress.tasks[0]
+        self._progress.update(self._task, total=(task.total or 0) + runs)
+
+    def fetched(self, runs: int) -> None:
+        self._progress.advance(self._task, runs)
+
+
+def _on_wait(seconds: float, reason: str) -> None:
+    stderr.print(f"[yellow]waiting {duration(seconds)}: {reason}[/yellow]")
+
+
+@collect.command("github")
+@click.argument("repo", metavar="OWNER/REPO")
+@click.option("--since", default="30d", show_default=True, help="30d, 12h, 2w or YYYY-MM-DD.")
+@click.option("--until", default=None, help="Upper bound of run creation time (default: now).")
+@click.option("--workflow", default=None, help="Only this workflow (file name like ci.yml, or id).")
+@click.option(
+    "--api-url",
+    default=None,
+    help="API base URL (env GITHUB_API_URL) for GitHub Enterprise Server.",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Parallel requests.",
+)
+@click.option(
+    "--max-requests", default=None, type=click.IntRange(1), help="Stop after this many requests."
+)
+@click.option(
+    "--max-wait",
+    default="65m",
+    show_default=True,
+    help="Longest wait for a rate-limit reset (e.g. 0, 90s, 10m) before stopping.",
+)
+@_db_option
+def collect_github(
+    repo: str,
+    since: str,
+    until: str | None,
+    workflow: str | None,
+    api_url: str | None,
+    concurrency: int,
+    max_requests: int | None,
+    max_wait: str,
+    db: str | None,
+) -> None:
+    """Collect GitHub Actions runs of OWNER/REPO (token from GITHUB_TOKEN or GH_TOKEN)."""
+    start, end = parse_since(since), parse_since(until, option="--until")
+    rules = _rules()
+    token = config.github_token()
+    if token is not None:
+        _secrets.append(token.reveal())
+    else:
+        stderr.print(
+            "[yellow]no GITHUB_TOKEN or GH_TOKEN set: "
+            "public repositories only, 60 requests/hour[/yellow]"
+        )
+    with (
+        Store.open(config.db_path(db)) as store,
+        github.make_client(config.github_api_url(api_url), token) as client,
+    ):
+        policy = RetryPolicy(max_rate_wait_s=parse_duration(max_wait, option="--max-wait"))
+        http = github.make_http(
+            client,
+            concurrency=concurrency,
+            max_requests=max_requests,
+            on_wait=_on_wait,
+            policy=policy,
+        )
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as bar:
+            collector = github.GitHubCollector(
+                http,
+                store,
+                repo,
+                workflow=workflow,
+                concurrency=concurrency,
+                progress=_RichProgress(bar),
+            )
+            result = collector.collect(start, end)
+        refresh_classification(store, rules)
+    for warning in result.warnings:
+        stderr.print(f"[yellow]warning: {warning}[/yellow]")
+    rate = (
+        f", rate limit left {result.rate_remaining}/{result.rate_limit}"
+        if result.rate_remaining is not None
+        else ""
+    )
+    stdout.print(
+        f"{repo}: {result.runs_listed} runs listed, {result.runs_fetched} fetched "
+        f"({result.runs} run attempts, {result.jobs} jobs, {result.steps} steps, "
+        f"{result.pipeline_files} workflow files stored); {result.requests} requests "
+        f"({result.not_modified} not modified, {result.retries} retried){rate}",
+        highlight=False,
+    )
+
+
+# -- analyze and demo -------------------------------------------------------------------------
+
+
+def _render(store: Store, filters: Filters, output_format: str) -> None:
+    report = build_report(store.con, filters)
+    if output_format == "table":
+        stdout.print(to_rich(report))
+    else:
+        render = {"json": to_json, "markdown": to_markdown, "csv": to_csv}[output_format]
+        click.echo(render(report), nl=output_format != "csv")
+
+
+@cli.command()
+@_db_option
+@click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
+@click.option(
+    "--provider", "providers", multiple=True, type=click.Choice(["github", "gitlab", "jenkins"])
+)
+@click.option("--since", default=None, help="30d, 12h, 2w or YYYY-MM-DD (default: everything).")
+@click.option("--until", default=None, help="Upper bound, same forms as --since.")
+@click.option(
+    "--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True
+)
+def analyze(
+    db: str | None,
+    projects: Sequence[str],
+    providers: Sequence[str],
+    since: str | None,
+    until: str | None,
+    output_format: str,
+) -> None:
+    """Break stored CI time down by category, project, pipeline, job and step."""
+    filters = Filters(
+        tuple(projects), tuple(providers), parse_since(since), parse_since(until, option="--until")
+    )
+    rules = _rules()
+    with _open_existing(db) as store:
+        refresh_classification(store, rules)
+        _render(store, filters, output_format)
+
+
+@cli.command()
+@_db_option
+@click.option(
+    "--sample-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Sample data folder (default: the bundled sample-data/).",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True
+)
+def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
+    """Load the bundled sample data (no network, no token) and analyze it."""
+    rules = _rules()
+    with Store.open(config.db_path(db)) as store:
+        loaded = load_sample(sample_dir or SAMPLE_DIR, store)
+        refresh_classification(store, rules)
+        if output_format == "table":
+            stderr.print(
+                f"loaded {loaded.runs} run attempts, {loaded.jobs} jobs, {loaded.steps} steps of "
+                f"{', '.join(loaded.projects)} into {store.path}",
+                highlight=False,
+            )
+        _render(
+            store, Filters(projects=tuple(loaded.projects), providers=("github",)), output_format
+        )

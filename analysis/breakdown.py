@@ -1,0 +1,314 @@
+"""Where the time goes: category totals, provisioning vs test shares, queue, costly steps.
+
+Every figure is one DuckDB query over the store (no Python loops over rows). Every second of a
+job lands in exactly one category: its queue wait is ``queue``, each step's time the step's
+category, and job time that no step accounts for is ``other`` (rule ``unaccounted``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+from ci_profile.analysis.classify import CATEGORIES
+
+PROVISIONING = ("setup", "dependencies", "environment", "teardown")
+
+
+@dataclass(frozen=True)
+class Filters:
+    projects: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.projects:
+            clauses.append(f"j.project IN ({', '.join('?' * len(self.projects))})")
+            params.extend(self.projects)
+        if self.providers:
+            clauses.append(f"j.provider IN ({', '.join('?' * len(self.providers))})")
+            params.extend(self.providers)
+        moment = "coalesce(j.created_at, j.started_at, r.created_at)"
+        if self.since is not None:
+            clauses.append(f"{moment} >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append(f"{moment} < ?")
+            params.append(self.until)
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+@dataclass
+class Report:
+    period: dict[str, Any]
+    categories: dict[str, dict[str, float]]
+    headline: dict[str, Any]
+    by_project: list[dict[str, Any]] = field(default_factory=list)
+    by_pipeline: list[dict[str, Any]] = field(default_factory=list)
+    by_job: list[dict[str, Any]] = field(default_factory=list)
+    queue: dict[str, Any] = field(default_factory=dict)
+    top_steps: list[dict[str, Any]] = field(default_factory=list)
+    environment: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "categories": self.categories,
+            "headline": self.headline,
+            "by_project": self.by_project,
+            "by_pipeline": self.by_pipeline,
+            "by_job": self.by_job,
+            "queue": self.queue,
+            "top_steps": self.top_steps,
+            "environment": self.environment,
+        }
+
+
+def _frames(filters: Filters) -> tuple[str, list[Any]]:
+    where, params = filters.sql()
+    sql = f"""
+    jf AS (
+        SELECT j.provider, j.project, j.job_id, j.run_id, j.attempt, j.name AS job,
+               coalesce(r.pipeline, r.pipeline_path, '(unknown pipeline)') AS pipeline,
+               j.queued_s, j.created_at,
+               CASE WHEN j.finished_at >= j.started_at
+                    THEN epoch(j.finished_at) - epoch(j.started_at) END AS run_s
+        FROM jobs j
+        LEFT JOIN runs r ON r.provider = j.provider AND r.project = j.project
+                        AND r.run_id = j.run_id AND r.attempt = j.attempt
+        WHERE {where}
+    ),
+    st AS (
+        SELECT jf.provider, jf.project, jf.pipeline, jf.job, jf.job_id, jf.run_id, jf.attempt,
+               cs.name AS step, cs.category, cs.rule, coalesce(cs.duration_s, 0) AS seconds
+        FROM classified_steps cs JOIN jf USING (provider, project, job_id)
+    ),
+    covered AS (
+        SELECT provider, project, job_id, sum(seconds) AS seconds FROM st GROUP BY ALL
+    ),
+    slices AS (
+        SELECT provider, project, pipeline, job, job_id, run_id, attempt, category, rule, seconds
+        FROM st
+        UNION ALL
+        SELECT provider, project, pipeline, job, job_id, run_id, attempt, 'queue', 'queue',
+               queued_s
+        FROM jf WHERE queued_s > 0
+        UNION ALL
+        SELECT jf.provider, jf.project, jf.pipeline, jf.job, jf.job_id, jf.run_id, jf.attempt,
+               'other', 'unaccounted', jf.run_s - coalesce(c.seconds, 0)
+        FROM jf LEFT JOIN covered c USING (provider, project, job_id)
+        WHERE jf.run_s - coalesce(c.seconds, 0) > 0
+    )
+    """
+    return sql, params
+
+
+def _shares(group_cols: str, frames: str) -> str:
+    provisioning = ", ".join(f"'{c}'" for c in PROVISIONING)
+    return f"""
+    WITH {frames}
+    SELECT {group_cols},
+           count(DISTINCT (provider, project, run_id, attempt)) AS runs,
+           count(DISTINCT job_id) AS jobs,
+           sum(seconds) FILTER (WHERE category <> 'queue') AS runner_s,
+           sum(seconds) FILTER (WHERE category IN ({provisioning})) AS provisioning_s,
+           sum(seconds) FILTER (WHERE category = 'environment') AS environment_s,
+           sum(seconds) FILTER (WHERE category = 'test') AS test_s,
+           sum(seconds) FILTER (WHERE category = 'queue') AS queue_s
+    FROM slices GROUP BY {group_cols}
+    ORDER BY runner_s DESC NULLS LAST
+    """
+
+
+def _ratio(part: float | None, whole: float | None) -> float | None:
+    if not whole or part is None:
+        return None if not whole else 0.0
+    return round(part / whole, 4)
+
+
+def _share_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], keys: list[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for record in con.execute(sql, params).fetchall():
+        named = dict(
+            zip(
+                [
+                    *keys,
+                    "runs",
+                    "jobs",
+                    "runner_s",
+                    "provisioning_s",
+                    "environment_s",
+                    "test_s",
+                    "queue_s",
+                ],
+                record,
+                strict=True,
+            )
+        )
+        for key in ("runner_s", "provisioning_s", "environment_s", "test_s", "queue_s"):
+            named[key] = round(float(named[key] or 0.0), 1)
+        named["provisioning_share"] = _ratio(named["provisioning_s"], named["runner_s"])
+        named["test_share"] = _ratio(named["test_s"], named["runner_s"])
+        named["environment_share"] = _ratio(named["environment_s"], named["runner_s"])
+        rows.append(named)
+    return rows
+
+
+def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, top: int = 10) -> Report:
+    frames, params = _frames(filters)
+    period_row = con.execute(
+        f"""WITH {frames}
+        SELECT min(created_at), max(created_at),
+               count(DISTINCT (provider, project, run_id, attempt)), count(*),
+               count(DISTINCT project)
+        FROM jf""",
+        params,
+    ).fetchone()
+    first, last, runs, jobs, projects = period_row or (None, None, 0, 0, 0)
+    period = {
+        "from": first.isoformat() if first else None,
+        "to": last.isoformat() if last else None,
+        "runs": int(runs or 0),
+        "jobs": int(jobs or 0),
+        "projects": int(projects or 0),
+    }
+    totals = dict(
+        con.execute(
+            f"WITH {frames} SELECT category, sum(seconds) FROM slices GROUP BY category", params
+        ).fetchall()
+    )
+    grand = float(sum(v or 0.0 for v in totals.values()))
+    categories = {
+        c: {
+            "seconds": round(float(totals.get(c) or 0.0), 1),
+            "share": _ratio(float(totals.get(c) or 0.0), grand) or 0.0,
+        }
+        for c in CATEGORIES
+    }
+    runner = grand - float(totals.get("queue") or 0.0)
+    provisioning = sum(float(totals.get(c) or 0.0) for c in PROVISIONING)
+    test = float(totals.get("test") or 0.0)
+    headline = {
+        "total_s": round(grand, 1),
+        "runner_s": round(runner, 1),
+        "queue_s": round(float(totals.get("queue") or 0.0), 1),
+        "provisioning_s": round(provisioning, 1),
+        "test_s": round(test, 1),
+        "provisioning_share": _ratio(provisioning, runner),
+        "test_share": _ratio(test, runner),
+        "environment_share": _ratio(float(totals.get("environment") or 0.0), runner),
+        "provisioning_categories": list(PROVISIONING),
+    }
+    report = Report(period=period, categories=categories, headline=headline)
+    report.by_project = _share_rows(
+        con, _shares("provider, project", frames), params, ["provider", "project"]
+    )
+    report.by_pipeline = _share_rows(
+        con,
+        _shares("provider, project, pipeline", frames),
+        params,
+        ["provider", "project", "pipeline"],
+    )
+    report.by_job = _share_rows(
+        con,
+        _shares("provider, project, pipeline, job", frames),
+        params,
+        ["provider", "project", "pipeline", "job"],
+    )
+    queue = con.execute(
+        f"""WITH {frames}
+        SELECT count(queued_s), quantile_cont(queued_s, 0.5), quantile_cont(queued_s, 0.9),
+               max(queued_s), sum(queued_s)
+        FROM jf WHERE queued_s IS NOT NULL""",
+        params,
+    ).fetchone() or (0, None, None, None, None)
+    report.queue = {
+        "jobs": int(queue[0] or 0),
+        "p50_s": _round(queue[1]),
+        "p90_s": _round(queue[2]),
+        "max_s": _round(queue[3]),
+        "total_s": _round(queue[4]),
+    }
+    report.top_steps = [
+        dict(
+            zip(
+                [
+                    "provider",
+                    "project",
+                    "pipeline",
+                    "job",
+                    "step",
+                    "category",
+                    "rule",
+                    "total_s",
+                    "runs",
+                    "median_s",
+                ],
+                row,
+                strict=True,
+            )
+        )
+        for row in con.execute(
+            f"""WITH {frames}
+            SELECT provider, project, pipeline, job, step, category, rule,
+                   round(sum(seconds), 1) AS total_s, count(*) AS runs,
+                   round(median(seconds), 1) AS median_s
+            FROM st GROUP BY ALL ORDER BY total_s DESC, step LIMIT {int(top)}""",
+            params,
+        ).fetchall()
+    ]
+    report.environment = [
+        dict(
+            zip(
+                [
+                    "provider",
+                    "project",
+                    "pipeline",
+                    "job",
+                    "runs",
+                    "environment_s",
+                    "median_per_run_s",
+                    "p90_per_run_s",
+                    "share_of_job",
+                    "per_week_s",
+                ],
+                row,
+                strict=True,
+            )
+        )
+        for row in con.execute(
+            f"""WITH {frames},
+            per_job AS (
+                SELECT provider, project, pipeline, job, job_id,
+                       sum(seconds) FILTER (WHERE category = 'environment') AS env_s,
+                       sum(seconds) FILTER (WHERE category <> 'queue') AS job_s
+                FROM slices GROUP BY ALL
+            ),
+            span AS (
+                SELECT greatest(epoch(max(created_at)) - epoch(min(created_at)), 86400)
+                       / 604800.0 AS weeks
+                FROM jf
+            )
+            SELECT provider, project, pipeline, job, count(*) AS runs,
+                   round(sum(env_s), 1), round(median(env_s), 1),
+                   round(quantile_cont(env_s, 0.9), 1),
+                   round(sum(env_s) / nullif(sum(job_s), 0), 4),
+                   round(sum(env_s) / any_value(span.weeks), 1)
+            FROM per_job, span WHERE env_s > 0
+            GROUP BY provider, project, pipeline, job
+            ORDER BY sum(env_s) DESC""",
+            params,
+        ).fetchall()
+    ]
+    return report
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)

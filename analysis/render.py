@@ -1,0 +1,257 @@
+"""Render a Report as a rich table, JSON, Markdown (for a GitHub job summary) or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ci_profile.analysis.breakdown import Report
+from ci_profile.analysis.classify import CATEGORIES
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, sec = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{share * 100:.1f}%"
+
+
+def _headline_sentence(report: Report) -> str:
+    h = report.headline
+    if not report.period["jobs"]:
+        return "No jobs in the selected period: nothing to analyze yet."
+    return (
+        f"{report.period['runs']} runs, {report.period['jobs']} jobs in "
+        f"{report.period['projects']} project(s): provisioning took "
+        f"{percent(h['provisioning_share'])} of runner time and tests {percent(h['test_share'])} "
+        f"({duration(h['provisioning_s'])} vs {duration(h['test_s'])}); "
+        f"jobs also waited {duration(h['queue_s'])} for runners."
+    )
+
+
+def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) for every section, shared by the table and Markdown renderers."""
+    cats = [
+        [c, duration(report.categories[c]["seconds"]), percent(report.categories[c]["share"])]
+        for c in CATEGORIES
+    ]
+
+    def shares(rows: Iterable[dict[str, Any]], keys: Sequence[str]) -> list[list[str]]:
+        return [
+            [
+                *(str(r[k]) for k in keys),
+                str(r["runs"]),
+                duration(r["runner_s"]),
+                percent(r["provisioning_share"]),
+                percent(r["environment_share"]),
+                percent(r["test_share"]),
+                duration(r["queue_s"]),
+            ]
+            for r in rows
+        ]
+
+    share_header = ["runs", "runner time", "provisioning", "environment", "test", "queue"]
+    q = report.queue
+    return [
+        ("Time by category", ["category", "time", "share"], cats),
+        ("By project", ["project", *share_header], shares(report.by_project, ["project"])),
+        (
+            "By pipeline",
+            ["project", "pipeline", *share_header],
+            shares(report.by_pipeline, ["project", "pipeline"]),
+        ),
+        (
+            "By job",
+            ["project", "pipeline", "job", *share_header],
+            shares(report.by_job[:20], ["project", "pipeline", "job"]),
+        ),
+        (
+            "Queue time (waiting for a runner)",
+            ["jobs", "p50", "p90", "max", "total"],
+            [
+                [
+                    str(q["jobs"]),
+                    duration(q["p50_s"]),
+                    duration(q["p90_s"]),
+                    duration(q["max_s"]),
+                    duration(q["total_s"]),
+                ]
+            ],
+        ),
+        (
+            "Most expensive steps",
+            ["project", "job", "step", "category", "rule", "total", "runs", "median"],
+            [
+                [
+                    r["project"],
+                    r["job"],
+                    r["step"],
+                    r["category"],
+                    r["rule"],
+                    duration(r["total_s"]),
+                    str(r["runs"]),
+                    duration(r["median_s"]),
+                ]
+                for r in report.top_steps
+            ],
+        ),
+        (
+            "Environment time a shared cluster could remove",
+            [
+                "project",
+                "job",
+                "runs",
+                "total",
+                "median/run",
+                "p90/run",
+                "share of job",
+                "per week",
+            ],
+            [
+                [
+                    r["project"],
+                    r["job"],
+                    str(r["runs"]),
+                    duration(r["environment_s"]),
+                    duration(r["median_per_run_s"]),
+                    duration(r["p90_per_run_s"]),
+                    percent(r["share_of_job"]),
+                    duration(r["per_week_s"]),
+                ]
+                for r in report.environment
+            ],
+        ),
+    ]
+
+
+def to_rich(report: Report) -> RenderableType:
+    parts: list[RenderableType] = [Text(_headline_sentence(report), style="bold")]
+    for title, header, rows in _sections(report):
+        table = Table(title=title, title_justify="left", title_style="bold cyan")
+        for index, column in enumerate(header):
+            table.add_column(
+                column, justify="left" if index < 3 and not column[0].isdigit() else "right"
+            )
+        for row in rows:
+            table.add_row(*row)
+        if not rows:
+            table.add_row(*(["not enough data"] + [""] * (len(header) - 1)))
+        parts.append(table)
+    return Group(*parts)
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.as_dict(), indent=2, default=str, allow_nan=False)
+
+
+def _md_cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report) -> str:
+    lines = ["## ci-profile: where the CI time goes", "", _headline_sentence(report), ""]
+    for title, header, rows in _sections(report):
+        lines += [f"### {title}", ""]
+        if not rows:
+            lines += ["_not enough data_", ""]
+            continue
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+CSV_COLUMNS = (
+    "section",
+    "provider",
+    "project",
+    "pipeline",
+    "job",
+    "step",
+    "category",
+    "rule",
+    "seconds",
+    "share",
+    "runs",
+    "median_s",
+)
+
+
+def to_csv(report: Report) -> str:
+    """One long table: a row per figure, the section saying which breakdown it belongs to."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    for category, figures in report.categories.items():
+        writer.writerow(
+            {
+                "section": "categories",
+                "category": category,
+                "seconds": figures["seconds"],
+                "share": figures["share"],
+            }
+        )
+    for section, rows in (
+        ("project", report.by_project),
+        ("pipeline", report.by_pipeline),
+        ("job", report.by_job),
+    ):
+        for row in rows:
+            for category, key in (
+                ("provisioning", "provisioning"),
+                ("environment", "environment"),
+                ("test", "test"),
+            ):
+                writer.writerow(
+                    {
+                        **row,
+                        "section": section,
+                        "category": category,
+                        "seconds": row[f"{key}_s"],
+                        "share": row[f"{key}_share"],
+                    }
+                )
+    writer.writerow(
+        {
+            "section": "queue",
+            "category": "queue",
+            "seconds": report.queue.get("total_s"),
+            "runs": report.queue.get("jobs"),
+            "median_s": report.queue.get("p50_s"),
+        }
+    )
+    for row in report.top_steps:
+        writer.writerow({**row, "section": "top_steps", "seconds": row["total_s"]})
+    for row in report.environment:
+        writer.writerow(
+            {
+                **row,
+                "section": "environment",
+                "category": "environment",
+                "seconds": row["environment_s"],
+                "share": row["share_of_job"],
+                "median_s": row["median_per_run_s"],
+            }
+        )
+    return buffer.getvalue()

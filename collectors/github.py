@@ -1,0 +1,590 @@
+"""GitHub Actions: fetch workflow runs, their jobs (every attempt) and workflow files; normalize.
+
+Provider facts this relies on are in the README's "How collection works" (pagination, the
+1,000-result cap on filtered run lists, where queue time lives, mixed time zone offsets).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+import httpx
+from ci_profile.collectors.http import HttpClient, RetryPolicy, WaitHook
+from ci_profile.core.config import Secret
+from ci_profile.core.errors import NotFoundError, ProviderError, UsageError
+from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
+from ci_profile.core.store import Store
+from ci_profile.core.times import iso_z, parse_iso
+
+PROVIDER = "github"
+PER_PAGE = 100
+# Filtered run lists return at most this many results (GitHub's REST reference).
+SEARCH_CAP = 1000
+BATCH_RUNS = 50
+DEFAULT_SINCE = timedelta(days=30)
+
+_CONCLUSIONS = {
+    "success": "success",
+    "failure": "failure",
+    "timed_out": "failure",
+    "startup_failure": "failure",
+    "cancelled": "cancelled",
+    "skipped": "skipped",
+}
+
+
+class Progress(Protocol):
+    def listed(self, runs: int) -> None: ...
+
+    def fetched(self, runs: int) -> None: ...
+
+
+@dataclass
+class CollectResult:
+    project: str
+    runs_listed: int = 0
+    runs_fetched: int = 0
+    runs: int = 0
+    jobs: int = 0
+    steps: int = 0
+    pipeline_files: int = 0
+    requests: int = 0
+    not_modified: int = 0
+    retries: int = 0
+    rate_remaining: int | None = None
+    rate_limit: int | None = None
+    windows_split: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def make_client(
+    api_url: str,
+    token: Secret | None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    timeout_s: float = 30.0,
+) -> httpx.Client:
+    headers = {
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+        "User-Agent": "ci-profile",
+    }
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token.reveal()}"
+    return httpx.Client(
+        base_url=api_url,
+        headers=headers,
+        timeout=timeout_s,
+        transport=transport,
+        follow_redirects=True,
+    )
+
+
+def make_http(
+    client: httpx.Client,
+    *,
+    concurrency: int = 4,
+    max_requests: int | None = None,
+    on_wait: WaitHook | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> HttpClient:
+    kwargs: dict[str, Any] = {}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    return HttpClient(
+        client,
+        provider="GitHub",
+        policy=policy,
+        concurrency=concurrency,
+        max_requests=max_requests,
+        on_wait=on_wait,
+        **kwargs,
+    )
+
+
+# -- normalizers (shared with the sample-data loader) ----------------------------------------
+
+
+def conclusion_of(status: str | None, conclusion: str | None) -> str | None:
+    if conclusion is None:
+        return None if status != "completed" else "other"
+    return _CONCLUSIONS.get(conclusion, "other")
+
+
+def workflow_path(path: object) -> str | None:
+    """``.github/workflows/ci.yml@refs/heads/main`` -> ``.github/workflows/ci.yml``."""
+    if not isinstance(path, str) or not path:
+        return None
+    return path.split("@", 1)[0]
+
+
+def normalize_job(project: str, job: Mapping[str, Any]) -> tuple[Job, list[Step]]:
+    job_id = str(job["id"])
+    steps_raw = sorted(
+        (s for s in job.get("steps") or [] if isinstance(s, Mapping)),
+        key=lambda s: int(s.get("number") or 0),
+    )
+    steps = [
+        Step(
+            provider=PROVIDER,
+            project=project,
+            job_id=job_id,
+            seq=int(s.get("number") or index + 1),
+            name=str(s.get("name") or ""),
+            status=s.get("status"),
+            conclusion=conclusion_of(s.get("status"), s.get("conclusion")),
+            started_at=parse_iso(s.get("started_at")),
+            finished_at=parse_iso(s.get("completed_at")),
+            source="api",
+        )
+        for index, s in enumerate(steps_raw)
+    ]
+    created = parse_iso(job.get("created_at"))
+    started = parse_iso(job.get("started_at"))
+    finished = parse_iso(job.get("completed_at"))
+    first_step = next((s.started_at for s in steps if s.started_at is not None), None)
+    runner = job.get("runner_name") or None
+    status = job.get("status")
+    if first_step is not None and (started is None or first_step > started):
+        # A job's started_at can equal its created_at while it still waits for a runner; the
+        # runner-generated first step ("Set up job") starts when a runner really runs it.
+        started = first_step
+    if not steps and runner is None and status == "completed":
+        started = None  # cancelled or failed before any runner picked it up
+    queued_s = _queue_seconds(created, started, finished, status)
+    record = Job(
+        provider=PROVIDER,
+        project=project,
+        job_id=job_id,
+        run_id=str(job.get("run_id")),
+        attempt=int(job.get("run_attempt") or 1),
+        name=str(job.get("name") or ""),
+        stage=None,
+        status=status,
+        conclusion=conclusion_of(status, job.get("conclusion")),
+        created_at=created,
+        started_at=started,
+        finished_at=finished,
+        queued_s=queued_s,
+        runner=runner,
+        labels=tuple(str(label) for label in job.get("labels") or ()),
+        url=job.get("html_url"),
+    )
+    return record, steps
+
+
+def _queue_seconds(
+    created: datetime | None, started: datetime | None, finished: datetime | None, status: object
+) -> float | None:
+    if status != "completed" or created is None:
+        return None
+    end = started if started is not None else finished
+    if end is None:
+        return None
+    delta = (end - created).total_seconds()
+    if delta < 0:
+        # Job times have whole seconds, step times milliseconds: tiny negatives are rounding.
+        return 0.0 if delta > -2 else None
+    return delta
+
+
+def normalize_runs(project: str, run: Mapping[str, Any], jobs: Sequence[Job]) -> list[Run]:
+    """One Run per attempt: the listed object is the latest attempt; earlier attempts are
+    reconstructed from their jobs (GitHub lists only the latest attempt)."""
+    latest = int(run.get("run_attempt") or 1)
+    run_id = str(run["id"])
+    by_attempt: dict[int, list[Job]] = {}
+    for job in jobs:
+        by_attempt.setdefault(job.attempt, []).append(job)
+    status = run.get("status")
+    common: dict[str, Any] = {
+        "provider": PROVIDER,
+        "project": project,
+        "run_id": run_id,
+        "pipeline": run.get("name"),
+        "pipeline_path": workflow_path(run.get("path")),
+        "event": run.get("event"),
+        "branch": run.get("head_branch"),
+        "sha": run.get("head_sha"),
+        "run_number": run.get("run_number"),
+    }
+    html = run.get("html_url")
+    records: list[Run] = []
+    for attempt in sorted(set(by_attempt) | {latest}):
+        attempt_jobs = by_attempt.get(attempt, [])
+        finished = _max_time(j.finished_at for j in attempt_jobs)
+        if attempt == latest:
+            created = (
+                parse_iso(run.get("created_at"))
+                if attempt == 1
+                else (
+                    _min_time(j.created_at for j in attempt_jobs)
+                    or parse_iso(run.get("run_started_at"))
+                )
+            )
+            started = parse_iso(run.get("run_started_at")) or _min_time(
+                j.started_at for j in attempt_jobs
+            )
+            if status == "completed" and finished is None:
+                finished = parse_iso(run.get("updated_at"))
+            records.append(
+                Run(
+                    **common,
+                    attempt=attempt,
+                    status=status,
+                    conclusion=conclusion_of(status, run.get("conclusion")),
+                    created_at=created,
+                    started_at=started,
+                    finished_at=finished if status == "completed" else None,
+                    url=html if attempt == 1 else f"{html}/attempts/{attempt}",
+                    updated_at=parse_iso(run.get("updated_at")),
+                )
+            )
+        else:
+            records.append(
+                Run(
+                    **common,
+                    attempt=attempt,
+                    status="completed",
+                    conclusion=_overall_conclusion(j.conclusion for j in attempt_jobs),
+                    created_at=_min_time(j.created_at for j in attempt_jobs),
+                    started_at=_min_time(j.started_at for j in attempt_jobs),
+                    finished_at=finished,
+                    url=f"{html}/attempts/{attempt}" if html else None,
+                )
+            )
+    return records
+
+
+def _overall_conclusion(conclusions: Iterable[str | None]) -> str:
+    seen = set(conclusions)
+    for verdict in ("failure", "cancelled", "other"):
+        if verdict in seen:
+            return verdict
+    return "success" if "success" in seen else "skipped" if seen else "other"
+
+
+def _min_time(values: Iterable[datetime | None]) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _max_time(values: Iterable[datetime | None]) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def records_for_run(
+    project: str, run: Mapping[str, Any], jobs_raw: Sequence[Mapping[str, Any]]
+) -> Batch:
+    """Everything one workflow run contributes to the store."""
+    batch = Batch()
+    jobs: list[Job] = []
+    for raw in jobs_raw:
+        job, steps = normalize_job(project, raw)
+        jobs.append(job)
+        batch.steps.extend(steps)
+    batch.jobs.extend(jobs)
+    batch.runs.extend(normalize_runs(project, run, jobs))
+    return batch
+
+
+def decode_contents(data: Any) -> str | None:
+    """The body of the contents API (base64 JSON) -> text, or None when it is not a file."""
+    if not isinstance(data, Mapping) or data.get("type", "file") != "file":
+        return None
+    content = data.get("content")
+    if not isinstance(content, str):
+        return None
+    try:
+        return base64.b64decode(content).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return None
+
+
+# -- collection ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A created_at range; ``end`` None means open-ended (up to now)."""
+
+    start: datetime
+    end: datetime | None
+
+    def query(self) -> str:
+        if self.end is None:
+            return f">={iso_z(self.start)}"
+        return f"{iso_z(self.start)}..{iso_z(self.end)}"
+
+    def split(self, now: datetime) -> tuple[Window, Window] | None:
+        end = self.end or now
+        if (end - self.start).total_seconds() < 2:
+            return None
+        middle = self.start + (end - self.start) / 2
+        middle = middle.replace(microsecond=0)
+        return Window(self.start, middle), Window(middle + timedelta(seconds=1), self.end)
+
+
+class GitHubCollector:
+    def __init__(
+        self,
+        http: HttpClient,
+        store: Store,
+        project: str,
+        *,
+        workflow: str | None = None,
+        concurrency: int = 4,
+        progress: Progress | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if project.count("/") != 1 or not all(project.split("/")):
+            raise UsageError(f"expected OWNER/REPO, got {project!r}")
+        self.http = http
+        self.store = store
+        self.project = project
+        self.workflow = workflow
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.now = now
+        self.result = CollectResult(project=project)
+        self._scope = f"runs:{workflow}" if workflow else "runs"
+        self._finished = store.finished_runs(PROVIDER, project)
+        self._known_files = store.known_pipeline_files(PROVIDER, project)
+
+    @property
+    def _runs_path(self) -> str:
+        owner, repo = self.project.split("/")
+        base = f"/repos/{quote(owner)}/{quote(repo)}/actions"
+        if self.workflow:
+            return f"{base}/workflows/{quote(self.workflow, safe='')}/runs"
+        return f"{base}/runs"
+
+    def collect(self, since: datetime | None, until: datetime | None) -> CollectResult:
+        start = since or self.now() - DEFAULT_SINCE
+        if self.workflow is not None:
+            self.workflow = self._workflow_key(self.workflow)
+        windows = self._windows(start, until)
+        oldest_unfinished: datetime | None = None
+        newest: datetime | None = None
+        try:
+            for window in windows:
+                for run in self._list(window):
+                    created = parse_iso(run.get("created_at"))
+                    if created is not None:
+                        newest = created if newest is None else max(newest, created)
+                        if run.get("status") != "completed":
+                            oldest_unfinished = (
+                                created
+                                if oldest_unfinished is None
+                                else min(oldest_unfinished, created)
+                            )
+            if until is None:
+                self._advance_cursors(start, oldest_unfinished, newest)
+        finally:
+            self._fill_stats()
+        return self.result
+
+    def _windows(self, start: datetime, until: datetime | None) -> list[Window]:
+        if until is not None:
+            return [Window(start, until)]
+        listed_from = parse_iso(self.store.cursor(PROVIDER, self.project, f"{self._scope}:from"))
+        watermark = parse_iso(self.store.cursor(PROVIDER, self.project, f"{self._scope}:watermark"))
+        if listed_from is None or watermark is None or start >= watermark:
+            return [Window(start, None)]
+        windows = [Window(max(start, watermark), None)]
+        if start < listed_from:
+            windows.append(Window(start, listed_from - timedelta(seconds=1)))
+        return windows
+
+    def _advance_cursors(
+        self, start: datetime, oldest_unfinished: datetime | None, newest: datetime | None
+    ) -> None:
+        previous_from = parse_iso(self.store.cursor(PROVIDER, self.project, f"{self._scope}:from"))
+        previous_mark = parse_iso(
+            self.store.cursor(PROVIDER, self.project, f"{self._scope}:watermark")
+        )
+        mark = oldest_unfinished or newest or previous_mark or start
+        listed_from = min(start, previous_from) if previous_from else start
+        batch = Batch(
+            cursors={
+                (PROVIDER, self.project, f"{self._scope}:from"): iso_z(listed_from),
+                (PROVIDER, self.project, f"{self._scope}:watermark"): iso_z(mark),
+            }
+        )
+        self.store.write(batch)
+
+    def _workflow_key(self, workflow: str) -> str:
+        """A workflow file name or id is used as given; a display name is looked up."""
+        if workflow.isdigit() or workflow.endswith((".yml", ".yaml")):
+            return workflow.rsplit("/", 1)[-1]
+        owner, repo = self.project.split("/")
+        url: str | None = f"/repos/{quote(owner)}/{quote(repo)}/actions/workflows?per_page=100"
+        while url is not None:
+            response = self._get_list(url, None)
+            data = response.data if isinstance(response.data, Mapping) else {}
+            for item in data.get("workflows") or []:
+                if isinstance(item, Mapping) and item.get("name") == workflow and "id" in item:
+                    return str(item["id"])
+            url = response.links.get("next")
+        raise NotFoundError(f"GitHub: {self.project} has no workflow named {workflow!r}")
+
+    def _list(self, window: Window) -> Iterator[Mapping[str, Any]]:
+        """Yield the runs created in ``window``, splitting it while it would hit the cap."""
+        params = {"created": window.query(), "per_page": str(PER_PAGE)}
+        if self.workflow is None:
+            params["exclude_pull_requests"] = "true"
+        url: str | None = f"{self._runs_path}?{urlencode(params)}"
+        received = 0
+        first = True
+        while url is not None:
+            cached = self.store.etag(url)
+            response = self._get_list(url, cached[0] if cached else None)
+            if response.not_modified:
+                # Unchanged since the last collection, which stored everything on it.
+                url = cached[1] if cached else None
+                first = False
+                continue
+            data = response.data if isinstance(response.data, Mapping) else {}
+            runs = [r for r in data.get("workflow_runs") or [] if isinstance(r, Mapping)]
+            total = int(data.get("total_count") or 0)
+            if first and total > SEARCH_CAP:
+                halves = window.split(self.now())
+                if halves is not None:
+                    self.result.windows_split += 1
+                    for half in halves:
+                        yield from self._list(half)
+                    return
+                self.result.warnings.append(
+                    f"more than {SEARCH_CAP} runs created within one second at "
+                    f"{iso_z(window.start)}; some may be missing"
+                )
+            first = False
+            received += len(runs)
+            next_url = response.links.get("next")
+            if next_url is not None and received >= SEARCH_CAP:
+                self.result.warnings.append(
+                    f"run list for {window.query()} reached GitHub's {SEARCH_CAP}-result cap"
+                )
+                next_url = None
+            self.result.runs_listed += len(runs)
+            if self.progress:
+                self.progress.listed(len(runs))
+            self._process_page(runs, etag_key=url, etag=response.etag, next_url=next_url)
+            yield from runs
+            url = next_url
+
+    def _get_list(self, url: str, etag: str | None) -> Any:
+        try:
+            return self.http.get(url, etag=etag)
+        except NotFoundError:
+            raise NotFoundError(
+                f"GitHub: repository {self.project}"
+                + (f" or workflow {self.workflow}" if self.workflow else "")
+                + " not found, or the token cannot see it"
+            ) from None
+
+    def _process_page(
+        self,
+        runs: Sequence[Mapping[str, Any]],
+        *,
+        etag_key: str,
+        etag: str | None,
+        next_url: str | None,
+    ) -> None:
+        todo = [run for run in runs if self._needs_fetch(run)]
+        for start in range(0, len(todo), BATCH_RUNS):
+            chunk = todo[start : start + BATCH_RUNS]
+            batch = Batch()
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                for run, jobs in zip(chunk, pool.map(self._jobs_of, chunk), strict=True):
+                    batch.extend(records_for_run(self.project, run, jobs))
+            batch.pipeline_files.extend(self._pipeline_files(chunk))
+            if start + BATCH_RUNS >= len(todo) and etag:
+                batch.etags[etag_key] = (etag, next_url)
+            self._commit(batch)
+            self.result.runs_fetched += len(chunk)
+            if self.progress:
+                self.progress.fetched(len(chunk))
+        if not todo and etag:
+            self._commit(Batch(etags={etag_key: (etag, next_url)}))
+
+    def _needs_fetch(self, run: Mapping[str, Any]) -> bool:
+        known = self._finished.get(str(run.get("id")))
+        if known is None or run.get("status") != "completed":
+            return True
+        attempt, updated = known
+        return attempt != int(run.get("run_attempt") or 1) or updated != parse_iso(
+            run.get("updated_at")
+        )
+
+    def _jobs_of(self, run: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        owner, repo = self.project.split("/")
+        url: str | None = (
+            f"/repos/{quote(owner)}/{quote(repo)}/actions/runs/{run['id']}/jobs"
+            f"?filter=all&per_page={PER_PAGE}"
+        )
+        jobs: list[Mapping[str, Any]] = []
+        while url is not None:
+            try:
+                response = self.http.get(url)
+            except NotFoundError:
+                return jobs  # the run was deleted between listing and fetching
+            data = response.data if isinstance(response.data, Mapping) else {}
+            jobs.extend(j for j in data.get("jobs") or [] if isinstance(j, Mapping) and "id" in j)
+            url = response.links.get("next")
+        return jobs
+
+    def _pipeline_files(self, runs: Sequence[Mapping[str, Any]]) -> list[PipelineFile]:
+        wanted: dict[tuple[str, str], None] = {}
+        for run in runs:
+            path, sha = workflow_path(run.get("path")), run.get("head_sha")
+            if (
+                path
+                and isinstance(sha, str)
+                and path.startswith(".github/")
+                and (path, sha) not in self._known_files
+            ):
+                wanted[(path, sha)] = None
+        files: list[PipelineFile] = []
+        for path, sha in wanted:
+            files.append(PipelineFile(PROVIDER, self.project, path, sha, self._file_at(path, sha)))
+            self._known_files.add((path, sha))
+        return files
+
+    def _file_at(self, path: str, sha: str) -> str | None:
+        owner, repo = self.project.split("/")
+        url = f"/repos/{quote(owner)}/{quote(repo)}/contents/{quote(path)}?ref={quote(sha)}"
+        try:
+            response = self.http.get(url)
+        except (NotFoundError, ProviderError) as exc:
+            if not isinstance(exc, NotFoundError):
+                self.result.warnings.append(f"could not fetch {path}@{sha[:7]}: {exc}")
+            return None
+        return decode_contents(response.data)
+
+    def _commit(self, batch: Batch) -> None:
+        self.store.write(batch)
+        self.result.runs += len({(r.run_id, r.attempt) for r in batch.runs})
+        self.result.jobs += len(batch.jobs)
+        self.result.steps += len(batch.steps)
+        self.result.pipeline_files += len(batch.pipeline_files)
+        for run in batch.runs:
+            if run.status == "completed" and run.updated_at is not None:
+                self._finished[run.run_id] = (run.attempt, run.updated_at)
+
+    def _fill_stats(self) -> None:
+        stats = self.http.stats
+        self.result.requests = stats.requests
+        self.result.not_modified = stats.not_modified
+        self.result.retries = stats.retries
+        self.result.rate_remaining = stats.rate.remaining
+        self.result.rate_limit = stats.rate.limit

@@ -1,0 +1,405 @@
+"""The DuckDB store: schema, migrations and idempotent bulk upserts.
+
+The only module that speaks SQL DDL. Tables `runs`, `jobs` and `steps` are a contract (DESIGN
+"Records and the store"): columns may be added, never renamed. Every write of collected data
+goes through :meth:`Store.write`, one transaction per batch, through Arrow, so the cursors and
+ETags that a batch advances commit together with its rows or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import astuple
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from ci_profile.core.errors import StoreError, StoreLockedError
+from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
+
+TS = pa.timestamp("us", tz="UTC")
+RUN_KEY = ("provider", "project", "run_id", "attempt")
+JOB_KEY = ("provider", "project", "job_id")
+STEP_KEY = ("provider", "project", "job_id", "seq")
+FILE_KEY = ("provider", "project", "path", "sha")
+
+RUN_SCHEMA = pa.schema(
+    [
+        pa.field("provider", pa.string()),
+        pa.field("project", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("attempt", pa.int32()),
+        pa.field("pipeline", pa.string()),
+        pa.field("pipeline_path", pa.string()),
+        pa.field("event", pa.string()),
+        pa.field("branch", pa.string()),
+        pa.field("sha", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("conclusion", pa.string()),
+        ("created_at", TS),
+        ("started_at", TS),
+        ("finished_at", TS),
+        pa.field("url", pa.string()),
+        pa.field("run_number", pa.int64()),
+        ("updated_at", TS),
+    ]
+)
+JOB_SCHEMA = pa.schema(
+    [
+        pa.field("provider", pa.string()),
+        pa.field("project", pa.string()),
+        pa.field("job_id", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("attempt", pa.int32()),
+        pa.field("name", pa.string()),
+        pa.field("stage", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("conclusion", pa.string()),
+        ("created_at", TS),
+        ("started_at", TS),
+        ("finished_at", TS),
+        pa.field("queued_s", pa.float64()),
+        pa.field("runner", pa.string()),
+        pa.field("labels", pa.list_(pa.string())),
+        pa.field("url", pa.string()),
+    ]
+)
+STEP_SCHEMA = pa.schema(
+    [
+        pa.field("provider", pa.string()),
+        pa.field("project", pa.string()),
+        pa.field("job_id", pa.string()),
+        pa.field("seq", pa.int32()),
+        pa.field("name", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("conclusion", pa.string()),
+        ("started_at", TS),
+        ("finished_at", TS),
+        pa.field("source", pa.string()),
+    ]
+)
+PIPELINE_FILE_SCHEMA = pa.schema(
+    [
+        pa.field("provider", pa.string()),
+        pa.field("project", pa.string()),
+        pa.field("path", pa.string()),
+        pa.field("sha", pa.string()),
+        pa.field("content", pa.string()),
+    ]
+)
+STEP_CLASS_SCHEMA = pa.schema(
+    [
+        pa.field("provider", pa.string()),
+        pa.field("project", pa.string()),
+        pa.field("job_id", pa.string()),
+        pa.field("seq", pa.int32()),
+        pa.field("category", pa.string()),
+        pa.field("rule", pa.string()),
+        pa.field("yaml_job", pa.string()),
+        pa.field("uses", pa.string()),
+        pa.field("command", pa.string()),
+    ]
+)
+
+# Ordered migrations: index i brings a database from version i to i + 1. Never edit a shipped
+# entry; append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        provider VARCHAR NOT NULL, project VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        attempt INTEGER NOT NULL, pipeline VARCHAR, pipeline_path VARCHAR, event VARCHAR,
+        branch VARCHAR, sha VARCHAR, status VARCHAR, conclusion VARCHAR,
+        created_at TIMESTAMPTZ, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, url VARCHAR,
+        run_number BIGINT, updated_at TIMESTAMPTZ,
+        PRIMARY KEY (provider, project, run_id, attempt)
+    );
+    CREATE TABLE jobs (
+        provider VARCHAR NOT NULL, project VARCHAR NOT NULL, job_id VARCHAR NOT NULL,
+        run_id VARCHAR NOT NULL, attempt INTEGER NOT NULL, name VARCHAR, stage VARCHAR,
+        status VARCHAR, conclusion VARCHAR, created_at TIMESTAMPTZ, started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ, queued_s DOUBLE, runner VARCHAR, labels VARCHAR[], url VARCHAR,
+        PRIMARY KEY (provider, project, job_id)
+    );
+    CREATE TABLE steps (
+        provider VARCHAR NOT NULL, project VARCHAR NOT NULL, job_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL, name VARCHAR, status VARCHAR, conclusion VARCHAR,
+        started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, source VARCHAR,
+        PRIMARY KEY (provider, project, job_id, seq)
+    );
+    CREATE TABLE pipeline_files (
+        provider VARCHAR NOT NULL, project VARCHAR NOT NULL, path VARCHAR NOT NULL,
+        sha VARCHAR NOT NULL, content VARCHAR,
+        PRIMARY KEY (provider, project, path, sha)
+    );
+    CREATE TABLE cursors (
+        provider VARCHAR NOT NULL, project VARCHAR NOT NULL, scope VARCHAR NOT NULL,
+        value VARCHAR, updated_at TIMESTAMPTZ,
+        PRIMARY KEY (provider, project, scope)
+    );
+    CREATE TABLE http_etags (
+        request_key VARCHAR PRIMARY KEY, etag VARCHAR NOT NULL, next_url VARCHAR
+    );
+    CREATE TABLE step_classes (
+        provider VARCHAR NOT NULL, project VARCHAR NOT NULL, job_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL, category VARCHAR NOT NULL, rule VARCHAR NOT NULL,
+        yaml_job VARCHAR, uses VARCHAR, command VARCHAR,
+        PRIMARY KEY (provider, project, job_id, seq)
+    );
+    CREATE TABLE classification_state (fingerprint VARCHAR, classified_at TIMESTAMPTZ);
+    CREATE VIEW classified_steps AS
+        SELECT s.provider, s.project, s.job_id, s.seq, s.name,
+               coalesce(c.category, 'other') AS category,
+               coalesce(c.rule, 'unclassified') AS rule,
+               c.yaml_job, c.uses, c.command, s.started_at, s.finished_at,
+               CASE WHEN s.finished_at >= s.started_at
+                    THEN epoch(s.finished_at) - epoch(s.started_at) END AS duration_s,
+               s.source
+        FROM steps s
+        LEFT JOIN step_classes c USING (provider, project, job_id, seq);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _map_duckdb_error(exc: duckdb.Error, path: str) -> StoreError:
+    message = str(exc)
+    if re.search(r"lock", message, re.IGNORECASE):
+        pid = re.search(r"PID (\d+)", message)
+        holder = f" (held by process {pid.group(1)})" if pid else ""
+        return StoreLockedError(
+            f"database {path} is in use by another ci-profile process{holder}; "
+            "wait for it to finish or use another --db"
+        )
+    return StoreError(f"cannot use database {path}: {message.splitlines()[0]}")
+
+
+class Store:
+    """A ci-profile database. Open with :meth:`open`; use as a context manager."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False) -> Store:
+        spec = str(path)
+        if spec != ":memory:":
+            file = Path(spec)
+            if read_only and not file.exists():
+                raise StoreError(
+                    f"no database at {spec}; run `ci-profile demo` or `ci-profile collect` first"
+                )
+            if file.is_dir():
+                raise StoreError(f"cannot use database {spec}: it is a directory")
+        try:
+            con = duckdb.connect(spec, read_only=read_only)
+        except duckdb.Error as exc:
+            raise _map_duckdb_error(exc, spec) from None
+        store = cls(con, spec, read_only)
+        try:
+            store._migrate()
+        except duckdb.Error as exc:
+            con.close()
+            raise _map_duckdb_error(exc, spec) from None
+        except StoreError:
+            con.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        has_table = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()
+        if not has_table or not has_table[0]:
+            return 0
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this "
+                f"ci-profile understands ({SCHEMA_VERSION}); upgrade ci-profile"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise StoreError(
+                f"database {self.path} has schema version {version}; open it once for "
+                "writing (for example with `ci-profile analyze`) to upgrade it"
+            )
+        if version == 0 and self._has_foreign_tables():
+            raise StoreError(f"{self.path} is a DuckDB database, but not a ci-profile one")
+        with self.transaction():
+            self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            for number in range(version, SCHEMA_VERSION):
+                self.con.execute(MIGRATIONS[number])
+                self.con.execute("INSERT INTO schema_version VALUES (?)", [number + 1])
+
+    def _has_foreign_tables(self) -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchone()
+        return bool(row and row[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        """Upsert one batch and advance its cursors and ETags, atomically."""
+        try:
+            with self.transaction():
+                self._insert("runs", _table(batch.runs, RUN_SCHEMA, RUN_KEY), replace=True)
+                self._insert("jobs", _table(batch.jobs, JOB_SCHEMA, JOB_KEY), replace=True)
+                if batch.jobs or batch.steps:
+                    # A job's steps are replaced as a whole: a re-fetched job may have fewer steps.
+                    job_keys = {(s.provider, s.project, s.job_id) for s in batch.steps}
+                    job_keys |= {(j.provider, j.project, j.job_id) for j in batch.jobs}
+                    self._delete_steps_of(job_keys)
+                    self._insert("steps", _table(batch.steps, STEP_SCHEMA, STEP_KEY))
+                self._insert(
+                    "pipeline_files",
+                    _table(batch.pipeline_files, PIPELINE_FILE_SCHEMA, FILE_KEY),
+                    replace=True,
+                )
+                now = datetime.now(UTC)
+                for (provider, project, scope), value in batch.cursors.items():
+                    self.con.execute(
+                        "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?, ?)",
+                        [provider, project, scope, value, now],
+                    )
+                for key, (etag, next_url) in batch.etags.items():
+                    self.con.execute(
+                        "INSERT OR REPLACE INTO http_etags VALUES (?, ?, ?)", [key, etag, next_url]
+                    )
+        except duckdb.Error as exc:
+            raise _map_duckdb_error(exc, self.path) from None
+
+    def _insert(self, table: str, data: pa.Table, *, replace: bool = False) -> None:
+        if not data.num_rows:
+            return
+        columns = ", ".join(data.column_names)
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        self.con.register("_incoming", data)
+        try:
+            self.con.execute(f"{verb} INTO {table} ({columns}) SELECT {columns} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+
+    def _delete_steps_of(self, job_keys: set[tuple[str, str, str]]) -> None:
+        if not job_keys:
+            return
+        keys = pa.table(
+            {
+                "provider": [k[0] for k in job_keys],
+                "project": [k[1] for k in job_keys],
+                "job_id": [k[2] for k in job_keys],
+            }
+        )
+        self.con.register("_doomed", keys)
+        try:
+            self.con.execute(
+                "DELETE FROM steps WHERE (provider, project, job_id) IN "
+                "(SELECT (provider, project, job_id) FROM _doomed)"
+            )
+        finally:
+            self.con.unregister("_doomed")
+
+    def replace_step_classes(self, classes: pa.Table, fingerprint: str) -> None:
+        """Swap in a fresh classification of every step, recording what produced it."""
+        try:
+            with self.transaction():
+                self.con.execute("DELETE FROM step_classes")
+                self._insert("step_classes", classes.cast(STEP_CLASS_SCHEMA))
+                self.con.execute("DELETE FROM classification_state")
+                self.con.execute(
+                    "INSERT INTO classification_state VALUES (?, ?)",
+                    [fingerprint, datetime.now(UTC)],
+                )
+        except duckdb.Error as exc:
+            raise _map_duckdb_error(exc, self.path) from None
+
+    # -- reads the collectors need ----------------------------------------------------------
+
+    def cursor(self, provider: str, project: str, scope: str) -> str | None:
+        row = self.con.execute(
+            "SELECT value FROM cursors WHERE provider = ? AND project = ? AND scope = ?",
+            [provider, project, scope],
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def etag(self, request_key: str) -> tuple[str, str | None] | None:
+        row = self.con.execute(
+            "SELECT etag, next_url FROM http_etags WHERE request_key = ?", [request_key]
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def finished_runs(self, provider: str, project: str) -> dict[str, tuple[int, datetime | None]]:
+        """run_id -> (latest attempt, updated_at) for runs whose latest attempt has finished."""
+        rows = self.con.execute(
+            """
+            SELECT run_id, attempt, updated_at FROM runs
+            WHERE provider = ? AND project = ? AND status = 'completed'
+            QUALIFY attempt = max(attempt) OVER (PARTITION BY run_id)
+            """,
+            [provider, project],
+        ).fetchall()
+        return {r[0]: (int(r[1]), r[2]) for r in rows}
+
+    def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]:
+        rows = self.con.execute(
+            "SELECT path, sha FROM pipeline_files WHERE provider = ? AND project = ?",
+            [provider, project],
+        ).fetchall()
+        return {(r[0], r[1]) for r in rows}
+
+    def counts(self) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for table in ("runs", "jobs", "steps", "pipeline_files"):
+            row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            result[table] = int(row[0]) if row else 0
+        return result
+
+
+def _table(
+    records: Sequence[Run | Job | Step | PipelineFile], schema: pa.Schema, key: tuple[str, ...]
+) -> pa.Table:
+    """Records -> Arrow, keeping the last record per primary key (as an upsert would)."""
+    if not records:
+        return schema.empty_table()
+    key_index = [schema.get_field_index(name) for name in key]
+    latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for record in records:
+        values = astuple(record)
+        latest[tuple(values[i] for i in key_index)] = values
+    columns = list(zip(*latest.values(), strict=True))
+    return pa.table(
+        [pa.array(list(col), type=schema.field(i).type) for i, col in enumerate(columns)],
+        schema=schema,
+    )
