@@ -56,6 +56,14 @@ def main() -> None:
         _fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        if config.debug():
+            raise
+        _fail(
+            f"internal error ({type(exc).__name__}: {exc}); nothing stored was lost. "
+            "Set CI_PROFILE_DEBUG=1 for a traceback and please report it",
+            70,
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -138,6 +138,8 @@ class HttpClient:
             if response.status_code in (403, 429):
                 wait = self._rate_limit_wait(response, attempt)
                 if wait is not None:
+                    with self._lock:
+                        self.stats.retries += 1
                     self._wait(wait, f"{self.provider} rate limit")
                     attempt += 1
                     continue

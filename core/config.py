@@ -61,6 +61,11 @@ def db_path(override: str | None = None, environ: Mapping[str, str] | None = Non
     return override or _env("CI_PROFILE_DB", environ) or DEFAULT_DB
 
 
+def debug(environ: Mapping[str, str] | None = None) -> bool:
+    """CI_PROFILE_DEBUG=1 lets unexpected errors show their traceback."""
+    return _env("CI_PROFILE_DEBUG", environ) not in (None, "0", "false")
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     """What a user set in ci-profile.toml or [tool.ci-profile] of pyproject.toml."""
