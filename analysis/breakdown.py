@@ -132,26 +132,10 @@ def _ratio(part: float | None, whole: float | None) -> float | None:
 
 
 def _share_rows(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], keys: list[str]
+    con: duckdb.DuckDBPyConnection, group_cols: str, frames: str, params: list[Any]
 ) -> list[dict[str, Any]]:
     rows = []
-    for record in con.execute(sql, params).fetchall():
-        named = dict(
-            zip(
-                [
-                    *keys,
-                    "runs",
-                    "jobs",
-                    "runner_s",
-                    "provisioning_s",
-                    "environment_s",
-                    "test_s",
-                    "queue_s",
-                ],
-                record,
-                strict=True,
-            )
-        )
+    for named in _records(con, _shares(group_cols, frames), params):
         for key in ("runner_s", "provisioning_s", "environment_s", "test_s", "queue_s"):
             named[key] = round(float(named[key] or 0.0), 1)
         named["provisioning_share"] = _ratio(named["provisioning_s"], named["runner_s"])
@@ -207,21 +191,9 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, top: int =
         "provisioning_categories": list(PROVISIONING),
     }
     report = Report(period=period, categories=categories, headline=headline)
-    report.by_project = _share_rows(
-        con, _shares("provider, project", frames), params, ["provider", "project"]
-    )
-    report.by_pipeline = _share_rows(
-        con,
-        _shares("provider, project, pipeline", frames),
-        params,
-        ["provider", "project", "pipeline"],
-    )
-    report.by_job = _share_rows(
-        con,
-        _shares("provider, project, pipeline, job", frames),
-        params,
-        ["provider", "project", "pipeline", "job"],
-    )
+    report.by_project = _share_rows(con, "provider, project", frames, params)
+    report.by_pipeline = _share_rows(con, "provider, project, pipeline", frames, params)
+    report.by_job = _share_rows(con, "provider, project, pipeline, job", frames, params)
     queue = con.execute(
         f"""WITH {frames}
         SELECT count(queued_s), quantile_cont(queued_s, 0.5), quantile_cont(queued_s, 0.9),
@@ -236,78 +208,47 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, top: int =
         "max_s": _round(queue[3]),
         "total_s": _round(queue[4]),
     }
-    report.top_steps = [
-        dict(
-            zip(
-                [
-                    "provider",
-                    "project",
-                    "pipeline",
-                    "job",
-                    "step",
-                    "category",
-                    "rule",
-                    "total_s",
-                    "runs",
-                    "median_s",
-                ],
-                row,
-                strict=True,
-            )
+    report.top_steps = _records(
+        con,
+        f"""WITH {frames}
+        SELECT provider, project, pipeline, job, step, category, rule,
+               round(sum(seconds), 1) AS total_s, count(*) AS runs,
+               round(median(seconds), 1) AS median_s
+        FROM st GROUP BY ALL ORDER BY total_s DESC, step LIMIT {int(top)}""",
+        params,
+    )
+    report.environment = _records(
+        con,
+        f"""WITH {frames},
+        per_job AS (
+            SELECT provider, project, pipeline, job, job_id,
+                   sum(seconds) FILTER (WHERE category = 'environment') AS env_s,
+                   sum(seconds) FILTER (WHERE category <> 'queue') AS job_s
+            FROM slices GROUP BY ALL
+        ),
+        span AS (
+            SELECT greatest(epoch(max(created_at)) - epoch(min(created_at)), 86400)
+                   / 604800.0 AS weeks
+            FROM jf
         )
-        for row in con.execute(
-            f"""WITH {frames}
-            SELECT provider, project, pipeline, job, step, category, rule,
-                   round(sum(seconds), 1) AS total_s, count(*) AS runs,
-                   round(median(seconds), 1) AS median_s
-            FROM st GROUP BY ALL ORDER BY total_s DESC, step LIMIT {int(top)}""",
-            params,
-        ).fetchall()
-    ]
-    report.environment = [
-        dict(
-            zip(
-                [
-                    "provider",
-                    "project",
-                    "pipeline",
-                    "job",
-                    "runs",
-                    "environment_s",
-                    "median_per_run_s",
-                    "p90_per_run_s",
-                    "share_of_job",
-                    "per_week_s",
-                ],
-                row,
-                strict=True,
-            )
-        )
-        for row in con.execute(
-            f"""WITH {frames},
-            per_job AS (
-                SELECT provider, project, pipeline, job, job_id,
-                       sum(seconds) FILTER (WHERE category = 'environment') AS env_s,
-                       sum(seconds) FILTER (WHERE category <> 'queue') AS job_s
-                FROM slices GROUP BY ALL
-            ),
-            span AS (
-                SELECT greatest(epoch(max(created_at)) - epoch(min(created_at)), 86400)
-                       / 604800.0 AS weeks
-                FROM jf
-            )
-            SELECT provider, project, pipeline, job, count(*) AS runs,
-                   round(sum(env_s), 1), round(median(env_s), 1),
-                   round(quantile_cont(env_s, 0.9), 1),
-                   round(sum(env_s) / nullif(sum(job_s), 0), 4),
-                   round(sum(env_s) / any_value(span.weeks), 1)
-            FROM per_job, span WHERE env_s > 0
-            GROUP BY provider, project, pipeline, job
-            ORDER BY sum(env_s) DESC""",
-            params,
-        ).fetchall()
-    ]
+        SELECT provider, project, pipeline, job, count(*) AS runs,
+               round(sum(env_s), 1) AS environment_s,
+               round(median(env_s), 1) AS median_per_run_s,
+               round(quantile_cont(env_s, 0.9), 1) AS p90_per_run_s,
+               round(sum(env_s) / nullif(sum(job_s), 0), 4) AS share_of_job,
+               round(sum(env_s) / any_value(span.weeks), 1) AS per_week_s
+        FROM per_job, span WHERE env_s > 0
+        GROUP BY provider, project, pipeline, job
+        ORDER BY sum(env_s) DESC""",
+        params,
+    )
     return report
+
+
+def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params)
+    names = [column[0] for column in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _round(value: float | None) -> float | None:

@@ -79,7 +79,7 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
             shares(report.by_pipeline, ["project", "pipeline"]),
         ),
         (
-            "By job",
+            "By job (top 20 by runner time)",
             ["project", "pipeline", "job", *share_header],
             shares(report.by_job[:20], ["project", "pipeline", "job"]),
         ),

@@ -24,7 +24,8 @@ from ci_profile.core.errors import CIProfileError, StoreError
 from ci_profile.core.store import Store
 from ci_profile.core.times import parse_duration, parse_since
 
-stdout = Console(soft_wrap=False)
+# Piped output (CI logs, files) gets a fixed width instead of rich's 80-column fallback.
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True)
 _secrets: list[str] = []
 

@@ -35,7 +35,7 @@ class Dist:
 
 DURATIONS = {
     "setup_job": Dist(2, 0.35, 1, 4),
-    "init_containers": Dist(40, 0.25, 15, 60),
+    "init_containers": Dist(55, 0.3, 20, 120),  # pulls postgres + redis, then health checks
     "stop_containers": Dist(4, 0.3, 2, 9),
     "complete_job": Dist(0.7, 0.6, 0, 2),
     "checkout": Dist(2, 0.4, 1, 6),
