@@ -20,8 +20,14 @@ from payloads import RepoHistory
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GH_TOKEN", "CI_PROFILE_DB")}
+def run(
+    args: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GITHUB_TOKEN", "GH_TOKEN", "CI_PROFILE_DB")
+    }
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "ci_profile", *args],
@@ -33,7 +39,9 @@ def run(args: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) ->
     )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, fragment: str) -> None:
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], code: int, fragment: str
+) -> None:
     assert result.returncode == code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -56,7 +64,18 @@ def test_demo_shows_environment_heavy_jobs(demo_db: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     categories = report["categories"]
-    assert set(categories) == {"queue", "setup", "dependencies", "environment", "build", "test", "lint", "teardown", "publish", "other"}
+    assert set(categories) == {
+        "queue",
+        "setup",
+        "dependencies",
+        "environment",
+        "build",
+        "test",
+        "lint",
+        "teardown",
+        "publish",
+        "other",
+    }
     assert abs(sum(c["share"] for c in categories.values()) - 1) < 0.01
     assert categories["other"]["share"] < 0.02
     jobs = {(j["project"], j["job"]): j for j in report["by_job"]}
@@ -76,7 +95,10 @@ def test_demo_twice_leaves_identical_tables(demo_db: Path, tmp_path: Path) -> No
     for _ in range(2):
         assert run(["demo", "--db", str(copy), "--format", "json"], cwd=tmp_path).returncode == 0
     tables = ("runs", "jobs", "steps", "pipeline_files", "step_classes")
-    with duckdb.connect(str(copy), read_only=True) as a, duckdb.connect(str(demo_db), read_only=True) as b:
+    with (
+        duckdb.connect(str(copy), read_only=True) as a,
+        duckdb.connect(str(demo_db), read_only=True) as b,
+    ):
         for table in tables:
             query = f"SELECT * FROM {table} ORDER BY ALL"
             assert a.execute(query).fetchall() == b.execute(query).fetchall(), table
@@ -84,7 +106,18 @@ def test_demo_twice_leaves_identical_tables(demo_db: Path, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("output_format", ["table", "json", "markdown", "csv"])
 def test_analyze_every_format(demo_db: Path, output_format: str) -> None:
-    result = run(["analyze", "--db", str(demo_db), "--format", output_format, "--project", "acme/storefront"], cwd=demo_db.parent)
+    result = run(
+        [
+            "analyze",
+            "--db",
+            str(demo_db),
+            "--format",
+            output_format,
+            "--project",
+            "acme/storefront",
+        ],
+        cwd=demo_db.parent,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     if output_format == "json":
@@ -96,14 +129,23 @@ def test_analyze_every_format(demo_db: Path, output_format: str) -> None:
     elif output_format == "csv":
         rows = list(csv.DictReader(io.StringIO(out)))
         assert rows[0].keys() >= {"section", "category", "seconds", "share"}
-        assert {r["section"] for r in rows} >= {"categories", "project", "job", "top_steps", "environment"}
+        assert {r["section"] for r in rows} >= {
+            "categories",
+            "project",
+            "job",
+            "top_steps",
+            "environment",
+        }
     else:
         assert "By project" in out and "acme/storefront" in out
 
 
 def test_analyze_empty_period_says_not_enough_data(demo_db: Path) -> None:
     for output_format in ("table", "json", "markdown", "csv"):
-        result = run(["analyze", "--db", str(demo_db), "--since", "2030-01-01", "--format", output_format], cwd=demo_db.parent)
+        result = run(
+            ["analyze", "--db", str(demo_db), "--since", "2030-01-01", "--format", output_format],
+            cwd=demo_db.parent,
+        )
         assert result.returncode == 0, result.stderr
         assert "NaN" not in result.stdout
     result = run(["analyze", "--db", str(demo_db), "--since", "2030-01-01"], cwd=demo_db.parent)
@@ -115,7 +157,17 @@ def test_collect_github_end_to_end(tmp_path: Path) -> None:
     with FakeGitHub() as gh:
         gh.history_repo(history)
         env = {"GITHUB_TOKEN": DEFAULT_TOKEN}
-        args = ["collect", "github", "acme/shop", "--since", "2024-05-01", "--api-url", gh.url, "--db", "x.duckdb"]
+        args = [
+            "collect",
+            "github",
+            "acme/shop",
+            "--since",
+            "2024-05-01",
+            "--api-url",
+            gh.url,
+            "--db",
+            "x.duckdb",
+        ]
         first = run(args, cwd=tmp_path, env=env)
         assert first.returncode == 0, first.stderr
         assert "acme/shop: 30 runs listed, 30 fetched" in first.stdout
@@ -133,36 +185,67 @@ def test_collect_github_end_to_end(tmp_path: Path) -> None:
 def test_collect_bad_inputs(tmp_path: Path) -> None:
     with FakeGitHub() as gh:
         gh.history_repo(RepoHistory("acme", "shop", runs=8))
-        base = ["collect", "github", "--since", "2024-05-01", "--api-url", gh.url, "--db", "x.duckdb"]
-        bad_token = run([*base, "acme/shop"], cwd=tmp_path, env={"GITHUB_TOKEN": "ghp_not_the_right_one_123"})
+        base = [
+            "collect",
+            "github",
+            "--since",
+            "2024-05-01",
+            "--api-url",
+            gh.url,
+            "--db",
+            "x.duckdb",
+        ]
+        bad_token = run(
+            [*base, "acme/shop"], cwd=tmp_path, env={"GITHUB_TOKEN": "ghp_not_the_right_one_123"}
+        )
         assert_one_line_error(bad_token, 4, "rejected the token")
         assert "ghp_not_the_right_one_123" not in bad_token.stderr + bad_token.stdout
         missing = run([*base, "acme/nothing"], cwd=tmp_path, env={"GITHUB_TOKEN": DEFAULT_TOKEN})
         assert_one_line_error(missing, 4, "not found")
         malformed = run([*base, "not-a-repo"], cwd=tmp_path, env={"GITHUB_TOKEN": DEFAULT_TOKEN})
         assert_one_line_error(malformed, 2, "OWNER/REPO")
-        since = run(["collect", "github", "acme/shop", "--since", "last tuesday", "--db", "x.duckdb"], cwd=tmp_path)
+        since = run(
+            ["collect", "github", "acme/shop", "--since", "last tuesday", "--db", "x.duckdb"],
+            cwd=tmp_path,
+        )
         assert_one_line_error(since, 2, "--since")
         gh.budget(DEFAULT_TOKEN).remaining = 0
-        limited = run([*base, "acme/shop", "--max-wait", "0"], cwd=tmp_path, env={"GITHUB_TOKEN": DEFAULT_TOKEN})
+        limited = run(
+            [*base, "acme/shop", "--max-wait", "0"],
+            cwd=tmp_path,
+            env={"GITHUB_TOKEN": DEFAULT_TOKEN},
+        )
         assert_one_line_error(limited, 4, "rate limit exhausted")
-    unreachable = run(["collect", "github", "acme/shop", "--api-url", "http://127.0.0.1:9", "--db", "x.duckdb"], cwd=tmp_path)
+    unreachable = run(
+        ["collect", "github", "acme/shop", "--api-url", "http://127.0.0.1:9", "--db", "x.duckdb"],
+        cwd=tmp_path,
+    )
     assert_one_line_error(unreachable, 4, "cannot connect")
 
 
 def test_store_problems_are_one_line_errors(demo_db: Path, tmp_path: Path) -> None:
-    assert_one_line_error(run(["analyze", "--db", "missing.duckdb"], cwd=tmp_path), 3, "no database at")
+    assert_one_line_error(
+        run(["analyze", "--db", "missing.duckdb"], cwd=tmp_path), 3, "no database at"
+    )
     junk = tmp_path / "junk.duckdb"
     junk.write_bytes(b"\xff\xfe definitely not duckdb \x00" * 64)
-    assert_one_line_error(run(["analyze", "--db", str(junk)], cwd=tmp_path), 3, "cannot use database")
+    assert_one_line_error(
+        run(["analyze", "--db", str(junk)], cwd=tmp_path), 3, "cannot use database"
+    )
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(demo_db)!r}); print('ok', flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(demo_db)!r}); print('ok', flush=True); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        assert_one_line_error(run(["analyze", "--db", str(demo_db)], cwd=tmp_path), 3, "in use by another")
+        assert_one_line_error(
+            run(["analyze", "--db", str(demo_db)], cwd=tmp_path), 3, "in use by another"
+        )
     finally:
         holder.kill()
         holder.wait()
@@ -194,12 +277,18 @@ def test_user_rules_from_config_files(demo_db: Path, tmp_path: Path) -> None:
     with duckdb.connect(str(demo_db), read_only=True) as con:
         rules = {r[0] for r in con.execute("SELECT DISTINCT rule FROM classified_steps").fetchall()}
     assert "acme-helm-repo-is-environment" in rules
-    (tmp_path / "ci-profile.toml").write_text('[[rule]]\nid = "broken"\ncategory = "test"\nname = "(unclosed"\n')
+    (tmp_path / "ci-profile.toml").write_text(
+        '[[rule]]\nid = "broken"\ncategory = "test"\nname = "(unclosed"\n'
+    )
     assert_one_line_error(run(["analyze", "--db", str(demo_db)], cwd=tmp_path), 2, "broken")
-    (tmp_path / "ci-profile.toml").write_bytes(b"[[rule]]\nid = \"\xff\xfe\"\n")
-    assert_one_line_error(run(["analyze", "--db", str(demo_db)], cwd=tmp_path), 2, "ci-profile.toml")
+    (tmp_path / "ci-profile.toml").write_bytes(b'[[rule]]\nid = "\xff\xfe"\n')
+    assert_one_line_error(
+        run(["analyze", "--db", str(demo_db)], cwd=tmp_path), 2, "ci-profile.toml"
+    )
     (tmp_path / "ci-profile.toml").unlink()
-    (tmp_path / "pyproject.toml").write_text('[tool.ci-profile]\n[[tool.ci-profile.rule]]\nid = "py-soak"\ncategory = "lint"\nname = "^Soak test$"\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ci-profile]\n[[tool.ci-profile.rule]]\nid = "py-soak"\ncategory = "lint"\nname = "^Soak test$"\n'
+    )
     result = run(["analyze", "--db", str(demo_db), "--format", "json"], cwd=tmp_path)
     steps = {s["step"]: s for s in json.loads(result.stdout)["top_steps"]}
     assert steps["Soak test"]["category"] == "lint"

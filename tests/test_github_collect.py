@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fakegithub import FakeGitHub, reset, secondary_rate_limit, status, truncate
-from payloads import RepoHistory
-
 from ci_profile.collectors import github
 from ci_profile.collectors.http import RetryPolicy
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import AuthError, NetworkError, NotFoundError, RateLimitError
 from ci_profile.core.store import Store
+from fakegithub import FakeGitHub, reset, secondary_rate_limit, status, truncate
+from payloads import RepoHistory
 
 SINCE = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -82,7 +81,9 @@ def test_full_collection_matches_ground_truth(gh: FakeGitHub, store: Store) -> N
     # One list page, one jobs request per run, one contents request per (file, commit).
     files = {(r["path"].split("@")[0], r["head_sha"]) for r in history.runs}
     assert result.requests == 1 + 40 + len(files)
-    stored_files = store.con.execute("SELECT count(*), count(content) FROM pipeline_files").fetchone()
+    stored_files = store.con.execute(
+        "SELECT count(*), count(content) FROM pipeline_files"
+    ).fetchone()
     assert stored_files == (len(files), len(files))
 
 
@@ -101,7 +102,12 @@ def test_normalization_of_real_quirks(gh: FakeGitHub, store: Store) -> None:
     assert stored is not None
     assert stored[0] == datetime.fromisoformat(first["started_at"]).timestamp()
     # Skipped step numbers are kept as GitHub numbered them.
-    seqs = [r[0] for r in con.execute("SELECT seq FROM steps WHERE job_id = ? ORDER BY seq", [str(raw["id"])]).fetchall()]
+    seqs = [
+        r[0]
+        for r in con.execute(
+            "SELECT seq FROM steps WHERE job_id = ? ORDER BY seq", [str(raw["id"])]
+        ).fetchall()
+    ]
     assert seqs == sorted(s["number"] for s in raw["steps"])
     # Conclusions are normalized; unknown stays NULL, never 0.
     conclusions = {r[0] for r in con.execute("SELECT DISTINCT conclusion FROM jobs").fetchall()}
@@ -115,7 +121,9 @@ def test_normalization_of_real_quirks(gh: FakeGitHub, store: Store) -> None:
     assert con.execute("SELECT max(attempt) FROM runs").fetchone() == (2,)
     assert con.execute("SELECT count(*) FROM runs WHERE status <> 'completed'").fetchone() == (1,)
     # The ref suffix of `path` is dropped.
-    assert con.execute("SELECT count(*) FROM runs WHERE pipeline_path LIKE '%@%'").fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM runs WHERE pipeline_path LIKE '%@%'").fetchone() == (
+        0,
+    )
 
 
 def test_collecting_twice_is_identical_and_cheap(gh: FakeGitHub, store: Store) -> None:
@@ -154,7 +162,9 @@ def test_incremental_fetches_only_new_and_unfinished(gh: FakeGitHub, store: Stor
     assert store.counts()["runs"] == attempts and store.counts()["jobs"] == jobs
     assert store.counts()["steps"] == steps
     assert result.runs_fetched == len(fetched)
-    assert store.con.execute("SELECT count(*) FROM runs WHERE status <> 'completed'").fetchone() == (0,)
+    assert store.con.execute(
+        "SELECT count(*) FROM runs WHERE status <> 'completed'"
+    ).fetchone() == (0,)
 
 
 def test_rerun_of_a_stored_run_adds_the_new_attempt(gh: FakeGitHub, store: Store) -> None:
@@ -165,7 +175,9 @@ def test_rerun_of_a_stored_run_adds_the_new_attempt(gh: FakeGitHub, store: Store
     run, new_jobs = history.rerun(target)
     gh.rerun("acme/shop", target, new_jobs, **run)
     collect(gh, store, "acme/shop")
-    attempts = store.con.execute("SELECT attempt FROM runs WHERE run_id = ? ORDER BY attempt", [str(target)]).fetchall()
+    attempts = store.con.execute(
+        "SELECT attempt FROM runs WHERE run_id = ? ORDER BY attempt", [str(target)]
+    ).fetchall()
     assert [a[0] for a in attempts] == [1, 2]
 
 
@@ -190,10 +202,20 @@ def test_thousand_result_cap_is_defeated_by_splitting_windows(gh: FakeGitHub, st
 
 @pytest.mark.parametrize(
     "fault",
-    [status(500), status(502), status(503), reset(), truncate(), secondary_rate_limit(403, 1), secondary_rate_limit(429, 2)],
+    [
+        status(500),
+        status(502),
+        status(503),
+        reset(),
+        truncate(),
+        secondary_rate_limit(403, 1),
+        secondary_rate_limit(429, 2),
+    ],
     ids=["500", "502", "503", "reset", "truncated", "secondary-403", "secondary-429"],
 )
-def test_transient_faults_are_retried_to_the_exact_truth(gh: FakeGitHub, store: Store, fault: Any) -> None:
+def test_transient_faults_are_retried_to_the_exact_truth(
+    gh: FakeGitHub, store: Store, fault: Any
+) -> None:
     history = RepoHistory("acme", "shop", runs=15)
     gh.history_repo(history)
     gh.inject(fault, path_contains="/actions/runs", times=2)
@@ -201,7 +223,12 @@ def test_transient_faults_are_retried_to_the_exact_truth(gh: FakeGitHub, store: 
     slept: list[float] = []
     result = collect(gh, store, "acme/shop", sleep=slept.append)
     attempts, jobs, steps = ground_truth(history)
-    assert store.counts() == {"runs": attempts, "jobs": jobs, "steps": steps, "pipeline_files": store.counts()["pipeline_files"]}
+    assert store.counts() == {
+        "runs": attempts,
+        "jobs": jobs,
+        "steps": steps,
+        "pipeline_files": store.counts()["pipeline_files"],
+    }
     assert result.retries >= 3
     assert gh.pending_faults == 0
     if "retry-after" in str(getattr(fault, "headers", {})).lower():
@@ -213,10 +240,14 @@ def test_primary_rate_limit_waits_for_the_reset(store: Store) -> None:
     with FakeGitHub(limit=10, reset_in_s=600, clock=clock) as gh:
         history = RepoHistory("acme", "shop", runs=20)
         gh.history_repo(history)
-        with github.make_client(gh.url, Secret(next(iter(("ghp_FakeGitHubTestToken000000000000000000",))))) as client:
+        with github.make_client(
+            gh.url, Secret(next(iter(("ghp_FakeGitHubTestToken000000000000000000",))))
+        ) as client:
             http = github.make_http(client, sleep=clock.sleep)
             http._clock = clock  # the client's clock must be the server's
-            collector = github.GitHubCollector(http, store, "acme/shop", now=lambda: datetime(2024, 6, 1, tzinfo=UTC))
+            collector = github.GitHubCollector(
+                http, store, "acme/shop", now=lambda: datetime(2024, 6, 1, tzinfo=UTC)
+            )
             collector.collect(SINCE, None)
         assert any(s >= 500 for s in clock.slept)
         assert store.counts()["jobs"] == ground_truth(history)[1]
@@ -226,10 +257,16 @@ def test_rate_limit_too_far_away_stops_with_a_clear_error(store: Store) -> None:
     clock = Clock()
     with FakeGitHub(limit=5, reset_in_s=3000, clock=clock) as gh:
         gh.history_repo(RepoHistory("acme", "shop", runs=20))
-        with github.make_client(gh.url, Secret("ghp_FakeGitHubTestToken000000000000000000")) as client:
-            http = github.make_http(client, sleep=clock.sleep, policy=RetryPolicy(max_rate_wait_s=60))
+        with github.make_client(
+            gh.url, Secret("ghp_FakeGitHubTestToken000000000000000000")
+        ) as client:
+            http = github.make_http(
+                client, sleep=clock.sleep, policy=RetryPolicy(max_rate_wait_s=60)
+            )
             http._clock = clock
-            collector = github.GitHubCollector(http, store, "acme/shop", now=lambda: datetime(2024, 6, 1, tzinfo=UTC))
+            collector = github.GitHubCollector(
+                http, store, "acme/shop", now=lambda: datetime(2024, 6, 1, tzinfo=UTC)
+            )
             with pytest.raises(RateLimitError, match="rate limit exhausted until"):
                 collector.collect(SINCE, None)
     # What was collected before the limit is kept.
@@ -271,7 +308,9 @@ def test_workflow_filter_by_file_and_by_name(gh: FakeGitHub, store: Store) -> No
 def test_token_never_reaches_the_database(gh: FakeGitHub, store: Store, token: str) -> None:
     gh.history_repo(RepoHistory("acme", "shop", runs=10))
     collect(gh, store, "acme/shop")
-    for (table,) in store.con.execute("SELECT table_name FROM information_schema.tables").fetchall():
+    for (table,) in store.con.execute(
+        "SELECT table_name FROM information_schema.tables"
+    ).fetchall():
         dump = str(store.con.execute(f"SELECT * FROM {table}").fetchall())
         assert token not in dump, table
 
