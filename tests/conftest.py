@@ -4,9 +4,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakegithub import DEFAULT_TOKEN, FakeGitHub
-
 from ci_profile.core.store import Store
+from fakegithub import DEFAULT_TOKEN, FakeGitHub
 
 
 @pytest.fixture

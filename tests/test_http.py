@@ -61,7 +61,7 @@ def test_persistent_5xx_gives_up_with_a_network_error(gh: FakeGitHub) -> None:
     client, http = client_for(gh, policy=RetryPolicy(max_retries=3))
     with (
         client,
-        pytest.raises(NetworkError, match="HTTP 502 for .*/repos/acme/shop after 4 attempts"),
+        pytest.raises(NetworkError, match=r"HTTP 502 for .*/repos/acme/shop after 4 attempts"),
     ):
         http.get("/repos/acme/shop")
 
