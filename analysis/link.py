@@ -10,10 +10,12 @@ position; names only confirm it or, when the counts disagree, guide an in-order 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from ci_profile.core.pipelines import JobDef, StepDef, Workflow
+from ci_profile.core.errors import PipelineFileError
+from ci_profile.core.pipelines import JobDef, StepDef, Workflow, parse_github_workflow
 
 _PRE_EXACT = frozenset({"Set up job", "Set up runner", "Initialize containers"})
 _POST_EXACT = frozenset(
@@ -21,6 +23,60 @@ _POST_EXACT = frozenset(
 )
 _EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
 _ACTION_REF = re.compile(r"^[\w.-]+/[\w./-]+@[\w./-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedStep:
+    """What is known about a runtime step once joined to its pipeline file."""
+
+    phase: str = "main"  # "pre" | "main" | "post"
+    yaml_job: str | None = None
+    uses: str | None = None
+    run: str | None = None
+    with_: str | None = None
+    section: str | None = None
+
+
+# (pipeline file content or None, runtime job name or None, step names in order) -> one
+# LinkedStep per name. One per provider; providers without one get name-only facts.
+Linker = Callable[[str | None, str | None, Sequence[str]], list[LinkedStep]]
+
+
+def link_unknown(
+    content: str | None, job_name: str | None, names: Sequence[str]
+) -> list[LinkedStep]:
+    return [LinkedStep() for _ in names]
+
+
+@lru_cache(maxsize=512)
+def _github_workflow(content: str) -> Workflow | None:
+    try:
+        return parse_github_workflow(content)
+    except PipelineFileError:
+        return None
+
+
+def link_github(
+    content: str | None, job_name: str | None, names: Sequence[str]
+) -> list[LinkedStep]:
+    workflow = _github_workflow(content) if content is not None else None
+    job = match_job(workflow, job_name) if workflow is not None and job_name else None
+    linked = []
+    for link in link_steps(job, names):
+        step = link.definition
+        if step is None:
+            linked.append(LinkedStep(phase=link.phase, yaml_job=job.key if job else None))
+        else:
+            linked.append(
+                LinkedStep(
+                    phase=link.phase,
+                    yaml_job=job.key if job else None,
+                    uses=step.uses,
+                    run=step.run,
+                    with_=step.with_text,
+                )
+            )
+    return linked
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 
 import pyarrow as pa
 from ci_profile.analysis.classify import Rule, StepFacts, classify, rules_fingerprint
-from ci_profile.analysis.link import StepLink, link_steps, match_job
-from ci_profile.core.errors import PipelineFileError
-from ci_profile.core.pipelines import Workflow, parse_github_workflow
+from ci_profile.analysis.link import Linker, link_github, link_unknown
 from ci_profile.core.store import Store
+
+# How each provider's steps are joined to its pipeline files.
+LINKERS: dict[str, Linker] = {"github": link_github}
 
 _JOB_SHAPES = """
     SELECT s.provider, s.project, s.job_id,
            list(s.seq ORDER BY s.seq) AS seqs,
            list(coalesce(s.name, '') ORDER BY s.seq) AS names,
+           list(s.command ORDER BY s.seq) AS commands,
            any_value(j.name) AS job_name,
            any_value(r.pipeline_path) AS path,
            any_value(r.sha) AS sha
@@ -35,7 +36,8 @@ _JOB_SHAPES = """
 """
 _SHAPE_KEY = (
     "md5(concat_ws(chr(31), provider, project, coalesce(path, ''), coalesce(sha, ''), "
-    "coalesce(job_name, ''), array_to_string(names, chr(30))))"
+    "coalesce(job_name, ''), array_to_string(names, chr(30)), "
+    "array_to_string(list_transform(commands, c -> coalesce(c, '')), chr(30))))"
 )
 
 
@@ -44,7 +46,6 @@ class RefreshResult:
     refreshed: bool
     steps: int = 0
     shapes: int = 0
-    unreadable_files: list[str] = field(default_factory=list)
 
 
 def _state_fingerprint(store: Store, rules: Sequence[Rule]) -> str:
@@ -78,7 +79,7 @@ def refresh_classification(
         f"""
         WITH shapes AS ({_JOB_SHAPES})
         SELECT {_SHAPE_KEY} AS shape, any_value(provider), any_value(project), any_value(path),
-               any_value(sha), any_value(job_name), any_value(names)
+               any_value(sha), any_value(job_name), any_value(names), any_value(commands)
         FROM shapes GROUP BY shape
         """
     ).fetchall()
@@ -89,26 +90,30 @@ def refresh_classification(
         ).fetchall()
     }
     result = RefreshResult(refreshed=True, shapes=len(shapes))
-    workflows = _WorkflowCache(result)
     columns: dict[str, list[object]] = {
         k: [] for k in ("shape", "pos", "category", "rule", "yaml_job", "uses", "command")
     }
-    for shape, provider, project, path, sha, job_name, names in shapes:
-        workflow = workflows.get(contents.get((provider, project, path, sha)), path)
-        job = match_job(workflow, job_name) if workflow and job_name else None
-        links = (
-            link_steps(job, names)
-            if provider == "github"
-            else [StepLink("main", None)] * len(names)
-        )
-        for pos, (name, link) in enumerate(zip(names, links, strict=True), start=1):
-            facts = _facts(provider, name, job_name, link)
+    for shape, provider, project, path, sha, job_name, names, commands in shapes:
+        content = contents.get((provider, project, path, sha))
+        linker = LINKERS.get(provider, link_unknown)
+        linked = linker(content, job_name, names)
+        for pos, (name, link, command) in enumerate(zip(names, linked, commands, strict=True), 1):
+            facts = StepFacts(
+                provider=provider,
+                name=name,
+                uses=link.uses,
+                run=link.run if link.run is not None else command,
+                with_=link.with_,
+                section=link.section,
+                phase=link.phase,
+                job_name=job_name,
+            )
             category, rule = classify(facts, rules)
             columns["shape"].append(shape)
             columns["pos"].append(pos)
             columns["category"].append(category)
             columns["rule"].append(rule)
-            columns["yaml_job"].append(job.key if job else None)
+            columns["yaml_job"].append(link.yaml_job)
             columns["uses"].append(facts.uses)
             columns["command"].append(facts.run)
     store.con.register("_shape_classes", pa.table(columns))
@@ -131,40 +136,3 @@ def refresh_classification(
     store.replace_step_classes(classes, fingerprint)
     result.steps = classes.num_rows
     return result
-
-
-def _facts(provider: str, name: str, job_name: str | None, link: StepLink) -> StepFacts:
-    definition = link.definition
-    if definition is None:
-        return StepFacts(provider=provider, name=name, phase=link.phase, job_name=job_name)
-    return StepFacts(
-        provider=provider,
-        name=name,
-        uses=definition.uses,
-        run=definition.run,
-        with_=definition.with_text,
-        phase=link.phase,
-        job_name=job_name,
-    )
-
-
-class _WorkflowCache:
-    """Parse each distinct file content once; remember which could not be read."""
-
-    def __init__(self, result: RefreshResult) -> None:
-        self._result = result
-
-    def get(self, content: str | None, path: str | None) -> Workflow | None:
-        if content is None:
-            return None
-        try:
-            return _parse(content)
-        except PipelineFileError:
-            if path and path not in self._result.unreadable_files:
-                self._result.unreadable_files.append(path)
-            return None
-
-
-@lru_cache(maxsize=512)
-def _parse(content: str) -> Workflow:
-    return parse_github_workflow(content)

@@ -10,12 +10,13 @@ import base64
 import binascii
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
+from ci_profile.collectors.common import CollectResult, Progress
 from ci_profile.collectors.http import HttpClient, RetryPolicy, WaitHook
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import NotFoundError, ProviderError, UsageError
@@ -38,30 +39,6 @@ _CONCLUSIONS = {
     "cancelled": "cancelled",
     "skipped": "skipped",
 }
-
-
-class Progress(Protocol):
-    def listed(self, runs: int) -> None: ...
-
-    def fetched(self, runs: int) -> None: ...
-
-
-@dataclass
-class CollectResult:
-    project: str
-    runs_listed: int = 0
-    runs_fetched: int = 0
-    runs: int = 0
-    jobs: int = 0
-    steps: int = 0
-    pipeline_files: int = 0
-    requests: int = 0
-    not_modified: int = 0
-    retries: int = 0
-    rate_remaining: int | None = None
-    rate_limit: int | None = None
-    windows_split: int = 0
-    warnings: list[str] = field(default_factory=list)
 
 
 def make_client(

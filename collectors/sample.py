@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,12 @@ class SampleResult:
     runs: int
     jobs: int
     steps: int
+
+    def add(self, project: str, batch: Batch) -> None:
+        self.projects.append(project)
+        self.runs += len(batch.runs)
+        self.jobs += len(batch.jobs)
+        self.steps += len(batch.steps)
 
 
 def _read_json(path: Path) -> Any:
@@ -44,15 +51,10 @@ def _read_json(path: Path) -> Any:
     raise SampleDataError(f"sample data file {path} is missing")
 
 
-def load_sample(root: Path, store: Store) -> SampleResult:
-    github = root / "github"
-    histories = sorted(github.glob("*/*/ci-history")) if github.is_dir() else []
-    if not histories:
-        raise SampleDataError(
-            f"no sample data under {root} (expected github/OWNER/REPO/ci-history)"
-        )
+def load_github_sample(folder: Path, store: Store) -> SampleResult:
+    """``folder`` is ``<root>/github``: one ``OWNER/REPO`` directory per repository."""
     result = SampleResult(projects=[], runs=0, jobs=0, steps=0)
-    for history in histories:
+    for history in sorted(folder.glob("*/*/ci-history")):
         repo_dir = history.parent
         project = f"{repo_dir.parent.name}/{repo_dir.name}"
         runs = _read_json(history / "workflow_runs.json").get("workflow_runs", [])
@@ -67,8 +69,25 @@ def load_sample(root: Path, store: Store) -> SampleResult:
             content = file.read_text(encoding="utf-8") if file.is_file() else None
             batch.pipeline_files.append(PipelineFile(PROVIDER, project, path, sha, content))
         store.write(batch)
-        result.projects.append(project)
-        result.runs += len(batch.runs)
-        result.jobs += len(batch.jobs)
-        result.steps += len(batch.steps)
+        result.add(project, batch)
+    return result
+
+
+# One loader per provider folder under the sample root.
+LOADERS: dict[str, Callable[[Path, Store], SampleResult]] = {"github": load_github_sample}
+
+
+def load_sample(root: Path, store: Store) -> SampleResult:
+    result = SampleResult(projects=[], runs=0, jobs=0, steps=0)
+    for provider, loader in LOADERS.items():
+        if (root / provider).is_dir():
+            part = loader(root / provider, store)
+            result.projects += part.projects
+            result.runs += part.runs
+            result.jobs += part.jobs
+            result.steps += part.steps
+    if not result.projects:
+        raise SampleDataError(
+            f"no sample data under {root} (expected github/OWNER/REPO/ci-history)"
+        )
     return result

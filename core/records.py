@@ -64,6 +64,9 @@ class Step:
     started_at: datetime | None
     finished_at: datetime | None
     source: str
+    # What the step ran, when the provider says so itself (a Jenkins `sh` script). GitHub and
+    # GitLab commands come from the stored pipeline file instead.
+    command: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

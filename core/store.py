@@ -80,6 +80,7 @@ STEP_SCHEMA = pa.schema(
         ("started_at", TS),
         ("finished_at", TS),
         pa.field("source", pa.string()),
+        pa.field("command", pa.string()),
     ]
 )
 PIPELINE_FILE_SCHEMA = pa.schema(
@@ -160,6 +161,10 @@ MIGRATIONS: tuple[str, ...] = (
                s.source
         FROM steps s
         LEFT JOIN step_classes c USING (provider, project, job_id, seq);
+    """,
+    # 2: the command a provider reports for a step itself (Jenkins `sh` nodes).
+    """
+    ALTER TABLE steps ADD COLUMN command VARCHAR;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
