@@ -283,6 +283,4 @@ def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
                 f"{', '.join(loaded.projects)} into {store.path}",
                 highlight=False,
             )
-        _render(
-            store, Filters(projects=tuple(loaded.projects), providers=("github",)), output_format
-        )
+        _render(store, Filters(projects=tuple(loaded.projects)), output_format)
