@@ -57,6 +57,31 @@ def github_api_url(override: str | None = None, environ: Mapping[str, str] | Non
     return (override or _env("GITHUB_API_URL", environ) or DEFAULT_GITHUB_API).rstrip("/")
 
 
+DEFAULT_GITLAB_URL = "https://gitlab.com"
+
+
+def gitlab_token(environ: Mapping[str, str] | None = None) -> Secret | None:
+    value = _env("GITLAB_TOKEN", environ)
+    return Secret(value) if value else None
+
+
+def gitlab_url(override: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    return (override or _env("GITLAB_URL", environ) or DEFAULT_GITLAB_URL).rstrip("/")
+
+
+def jenkins_auth(environ: Mapping[str, str] | None = None) -> tuple[str, Secret] | None:
+    """JENKINS_USER + JENKINS_TOKEN (an API token: basic auth, no CSRF crumb needed for GET)."""
+    user, token = _env("JENKINS_USER", environ), _env("JENKINS_TOKEN", environ)
+    return (user, Secret(token)) if user and token else None
+
+
+def jenkins_url(
+    override: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    value = override or _env("JENKINS_URL", environ)
+    return value.rstrip("/") if value else None
+
+
 def db_path(override: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     return override or _env("CI_PROFILE_DB", environ) or DEFAULT_DB
 

@@ -30,6 +30,8 @@ class Run:
     url: str | None
     run_number: int | None = None
     updated_at: datetime | None = None
+    # A GitLab child/downstream pipeline points at the pipeline that triggered it.
+    parent_run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,6 +166,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE steps ADD COLUMN command VARCHAR;
     """,
+    # 3: child/downstream pipelines (GitLab) point at their parent run.
+    """
+    ALTER TABLE runs ADD COLUMN parent_run_id VARCHAR;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
