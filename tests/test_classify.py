@@ -537,3 +537,231 @@ def test_classifier_memoises_and_matches_classify(rules: list[Rule]) -> None:
         assert clf(facts) == classify(facts, rules)
         assert clf(facts) == classify(facts, rules)
     assert len(clf._cache) <= 2
+
+
+# ---------------------------------------------------------------------------------------------
+# every default rule is exercised: by the real-workflow corpus above, or else by one canonical
+# example of the command/action/name form it exists for (these forms are the ones seen in the
+# workflows the corpus was taken from; each is the typical invocation of the tool concerned)
+
+RULE_EXAMPLES: dict[str, StepFacts] = {
+    "phase-pre": StepFacts("github", "Initialize ./.github/actions/foo", phase="pre"),
+    "gh-create-custom-image": StepFacts("github", "Create custom image", phase="post"),
+    "phase-post": StepFacts("github", "Save runner state", phase="post"),
+    "jenkins-docker-with-run": StepFacts(
+        "jenkins", "Record trace of a Docker image run in a container"
+    ),
+    "jenkins-publish-reports": StepFacts("jenkins", "Publish HTML reports"),
+    "jenkins-notify": StepFacts("jenkins", "Send Slack Message"),
+    "jenkins-quality-gate": StepFacts(
+        "jenkins", "Wait for SonarQube analysis to be completed and return quality gate status"
+    ),
+    "jenkins-wait": StepFacts("jenkins", "Sleep"),
+    "actions-rs-cargo-publish": StepFacts(
+        "github",
+        "Publish",
+        uses="actions-rs/cargo@v1",
+        with_="args=--token ${{ secrets.CRATES_TOKEN }}\ncommand=publish",
+    ),
+    "actions-rs-cargo-install": StepFacts(
+        "github",
+        "Install cargo-audit",
+        uses="actions-rs/cargo@v1",
+        with_="args=cargo-audit\ncommand=install",
+    ),
+    "maturin-publish": StepFacts(
+        "github",
+        "Publish to PyPI",
+        uses="PyO3/maturin-action@v1",
+        with_="args=--non-interactive --skip-existing wheels-*/*\ncommand=upload",
+    ),
+    "goreleaser-install-only": StepFacts(
+        "github",
+        "Install GoReleaser",
+        uses="goreleaser/goreleaser-action@v6",
+        with_="install-only=true",
+    ),
+    "goreleaser-release": StepFacts(
+        "github",
+        "Run GoReleaser",
+        uses="goreleaser/goreleaser-action@v6",
+        with_="args=release --clean\ndistribution=goreleaser\nversion=~> v2",
+    ),
+    "gradle-build-action-test": StepFacts(
+        "github", "Run tests", uses="gradle/gradle-build-action@v2", with_="arguments=test"
+    ),
+    "gradle-build-action-publish": StepFacts(
+        "github", "Publish", uses="gradle/gradle-build-action@v2", with_="arguments=publish"
+    ),
+    "gradle-build-action-build": StepFacts(
+        "github", "Build", uses="gradle/gradle-build-action@v2", with_="arguments=build -x test"
+    ),
+    "pnpm-setup-run-install": StepFacts(
+        "github", "Install pnpm", uses="pnpm/action-setup@v4", with_="run_install=true\nversion=9"
+    ),
+    "conda-environment-file": StepFacts(
+        "github",
+        "Setup conda",
+        uses="conda-incubator/setup-miniconda@v3",
+        with_="activate-environment=test\nenvironment-file=environment.yml",
+    ),
+    "cypress-install-only": StepFacts(
+        "github", "Install Cypress", uses="cypress-io/github-action@v6", with_="runTests=false"
+    ),
+    "android-emulator-runner": StepFacts(
+        "github",
+        "Run instrumented tests",
+        uses="reactivecircus/android-emulator-runner@v2",
+        with_="api-level=29\nscript=./gradlew connectedCheck",
+    ),
+    "other-cache-actions": StepFacts(
+        "github",
+        "Cache apt packages",
+        uses="awalsh128/cache-apt-pkgs-action@latest",
+        with_="packages=libpq-dev",
+    ),
+    "other-cluster-actions": StepFacts(
+        "github", "Install microk8s", uses="balchua/microk8s-action@v0.4.3"
+    ),
+    "skaffold-action-build": StepFacts(
+        "github",
+        "Build images",
+        uses="hiberbee/github-action-skaffold@1.27.0",
+        with_="command=build",
+    ),
+    "compose-action": StepFacts(
+        "github",
+        "Run docker compose",
+        uses="hoverkraft-tech/compose-action@v2",
+        with_="compose-file=./docker-compose.yml",
+    ),
+    "localstack-action": StepFacts(
+        "github", "Start LocalStack", uses="LocalStack/setup-localstack@v0.2.3"
+    ),
+    "test-runner-actions": StepFacts("github", "Run tests", uses="julia-actions/julia-runtest@v1"),
+    "test-report-actions": StepFacts(
+        "github",
+        "Test Report",
+        uses="dorny/test-reporter@v1",
+        with_="name=JEST Tests\npath=reports/jest-*.xml\nreporter=jest-junit",
+    ),
+    "notify-actions": StepFacts("github", "Notify Slack", uses="slackapi/slack-github-action@v1"),
+    "build-actions": StepFacts("github", "Build wheels", uses="pypa/cibuildwheel@v2.21"),
+    "action-path-lint": StepFacts("github", "Lint", uses="./.github/actions/lint"),
+    "action-path-setup": StepFacts("github", "Restore env", uses="./.github/actions/env"),
+    "security-test-commands": StepFacts(
+        "github", "Run Snyk", run="snyk test --severity-threshold=high"
+    ),
+    "dry-run-validate": StepFacts(
+        "github", "Validate manifests", run="kubectl apply --dry-run=server -f deploy/"
+    ),
+    "compose-run-tests-service": StepFacts(
+        "github", "Run tests", run="docker compose run --rm tests"
+    ),
+    "jvm-other-test": StepFacts("github", "Test", run="sbt +test"),
+    "mirrord-exec-tests": StepFacts(
+        "github",
+        "Integration tests",
+        run="mirrord exec -f .mirrord/mirrord-ci.json -- go test ./integration/...",
+    ),
+    "ko-publish": StepFacts("github", "Publish image", run="ko build ./cmd/app --bare"),
+    "build-tool-publish": StepFacts(
+        "github", "Publish to Maven Central", run="./mvnw -B deploy -DskipTests"
+    ),
+    "release-commands": StepFacts("github", "Release", run="npx semantic-release"),
+    "coverage-upload": StepFacts(
+        "github", "Upload coverage", run="bash <(curl -s https://codecov.io/bash)"
+    ),
+    "upload-to-storage": StepFacts(
+        "github", "Sync site", run="aws s3 sync ./public s3://my-site --delete"
+    ),
+    "deploy-commands": StepFacts("github", "Fly.io", run="flyctl deploy --remote-only"),
+    "git-push": StepFacts(
+        "github", "Commit generated docs", run='git add docs\ngit commit -m "docs"\ngit push'
+    ),
+    "sign-and-attest": StepFacts("github", "Sign", run="cosign sign --yes ghcr.io/o/r@${DIGEST}"),
+    "minikube-start": StepFacts(
+        "github",
+        "Start minikube",
+        run="minikube start --driver=docker --kubernetes-version=v1.30.0",
+    ),
+    "cloud-cluster-create": StepFacts(
+        "github", "Create cluster", run="eksctl create cluster -f cluster.yaml"
+    ),
+    "docker-run-detached": StepFacts(
+        "github",
+        "Start Postgres",
+        run="docker run -d --name pg -e POSTGRES_PASSWORD=pg -p 5432:5432 postgres:16",
+    ),
+    "localstack-emulators": StepFacts("github", "Start LocalStack", run="localstack start -d"),
+    "npm-env-script": StepFacts("github", "Start server", run="npm start"),
+    "js-monorepo-build": StepFacts("github", "Build", run="npx nx affected --target=build"),
+    "iac-plan": StepFacts("github", "Plan", run="terraform plan -out=tfplan"),
+    "goreleaser-build": StepFacts("github", "Snapshot", run="goreleaser build --snapshot --clean"),
+    "helm-package": StepFacts("github", "Package chart", run="helm package charts/app -d dist"),
+    "go-lint": StepFacts("github", "Vet", run="go vet ./..."),
+    "jvm-lint": StepFacts("github", "Checkstyle", run="./gradlew checkstyleMain spotlessCheck"),
+    "language-lint-commands": StepFacts("github", "RuboCop", run="bundle exec rubocop --parallel"),
+    "docs-lint": StepFacts("github", "Links", run="lychee --no-progress './**/*.md'"),
+    "jvm-deps": StepFacts("github", "Resolve", run="./mvnw -B dependency:go-offline"),
+    "download-artifacts-cli": StepFacts(
+        "github", "Fetch build", run="gh run download ${{ github.event.workflow_run.id }} -n dist"
+    ),
+    "builder-setup": StepFacts(
+        "github", "Set up builder", run="docker buildx create --use --name builder"
+    ),
+    "python-venv": StepFacts("github", "Create venv", run="python -m venv .venv"),
+    "workspace-cleanup": StepFacts("github", "Remove build dir", run="rm -rf build/"),
+    "background-process": StepFacts(
+        "github",
+        "Start services",
+        run="./bin/server --port 8080 &\nsleep 5\ncurl -f http://localhost:8080/health",
+    ),
+    "script-path-setup": StepFacts("github", "Prepare", run="./ci/setup-env.sh"),
+    "gl-job-teardown": StepFacts(
+        "gitlab", "step_script", section="step_script", job_name="cleanup", run=None
+    ),
+    "gl-job-environment": StepFacts(
+        "gitlab", "step_script", section="step_script", job_name="review", run=None
+    ),
+    "gl-job-test": StepFacts("gitlab", "step_script", section="step_script", job_name="unit-tests"),
+    "gl-job-publish": StepFacts("gitlab", "step_script", section="step_script", job_name="pages"),
+    "gl-job-build": StepFacts(
+        "gitlab", "step_script", section="step_script", job_name="build-image"
+    ),
+    "name-cache-save": StepFacts("github", "Save build cache"),
+    "name-teardown": StepFacts("github", "Cleanup"),
+    "name-runner-prep": StepFacts("github", "Free disk space"),
+    "name-deploy-preview": StepFacts("github", "Deploy preview"),
+    "name-checkout": StepFacts("github", "Checkout repository"),
+    "name-build-image": StepFacts("github", "Build Docker image"),
+    "name-build": StepFacts("github", "Compile"),
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULE_EXAMPLES))
+def test_rule_example(rule_id: str, rules: list[Rule]) -> None:
+    assert classify(RULE_EXAMPLES[rule_id], rules)[1] == rule_id
+
+
+def test_every_default_rule_is_exercised(rules: list[Rule]) -> None:
+    exercised = {c["rule"] for c in CASES if "rule" in c} | set(RULE_EXAMPLES)
+    missing = [r.id for r in rules if r.id not in exercised]
+    assert not missing, missing
+
+
+def test_deploy_is_publish_only_for_long_lived_targets(rules: list[Rule]) -> None:
+    helm = "helm upgrade --install payments ./deploy/chart --set image.tag=${{ github.sha }} --wait"
+    # a deploy into the kind cluster an e2e job just created builds the test environment
+    in_e2e = StepFacts("github", "Deploy payments", run=helm, job_name="e2e-kind")
+    assert classify(in_e2e, rules) == ("environment", "helm-install")
+    # the same command in a deploy job, or a step naming a long-lived target, ships
+    in_deploy_job = StepFacts("github", "Deploy payments", run=helm, job_name="deploy")
+    assert classify(in_deploy_job, rules) == ("publish", "deploy-named-job")
+    to_prod = StepFacts("github", "Deploy to production", run=helm, job_name="cd")
+    assert classify(to_prod, rules) == ("publish", "deploy-named-command")
+    # ... unless the same step also creates a local cluster
+    local = StepFacts(
+        "github", "Deploy to production", run="kind create cluster\n" + helm, job_name="cd"
+    )
+    assert classify(local, rules)[0] == "environment"
