@@ -142,14 +142,15 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
+_TEXT_COLUMNS = frozenset({"category", "project", "pipeline", "job", "step", "rule"})
+
+
 def to_rich(report: Report) -> RenderableType:
     parts: list[RenderableType] = [Text(_headline_sentence(report), style="bold")]
     for title, header, rows in _sections(report):
         table = Table(title=title, title_justify="left", title_style="bold cyan")
-        for index, column in enumerate(header):
-            table.add_column(
-                column, justify="left" if index < 3 and not column[0].isdigit() else "right"
-            )
+        for column in header:
+            table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
         for row in rows:
             table.add_row(*row)
         if not rows:

@@ -26,7 +26,7 @@ from ci_profile.core.times import parse_duration, parse_since
 
 # Piped output (CI logs, files) gets a fixed width instead of rich's 80-column fallback.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 _secrets: list[str] = []
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample-data"
