@@ -210,12 +210,11 @@ def collect_github(
         if result.rate_remaining is not None
         else ""
     )
-    stdout.print(
+    click.echo(
         f"{repo}: {result.runs_listed} runs listed, {result.runs_fetched} fetched "
         f"({result.runs} run attempts, {result.jobs} jobs, {result.steps} steps, "
         f"{result.pipeline_files} workflow files stored); {result.requests} requests "
-        f"({result.not_modified} not modified, {result.retries} retried){rate}",
-        highlight=False,
+        f"({result.not_modified} not modified, {result.retries} retried){rate}"
     )
 
 
