@@ -21,7 +21,7 @@ from ci_profile.collectors.http import RetryPolicy
 from ci_profile.collectors.sample import load_sample
 from ci_profile.core import config
 from ci_profile.core.errors import CIProfileError, StoreError
-from ci_profile.core.store import Store
+from ci_profile.core.store import SharedStore, Store
 from ci_profile.core.times import parse_duration, parse_since
 
 # Piped output (CI logs, files) gets a fixed width instead of rich's 80-column fallback.
@@ -86,6 +86,12 @@ def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
 def _rules() -> list[Rule]:
     project = config.load_project_config()
     return build_rules(project.rules, project.disabled_rules)
+
+
+def _refresh(path: str, rules: list[Rule]) -> None:
+    """Keep classified_steps current after a collection."""
+    with Store.open(path) as store:
+        refresh_classification(store, rules)
 
 
 @contextmanager
@@ -173,10 +179,8 @@ def collect_github(
             "[yellow]no GITHUB_TOKEN or GH_TOKEN set: "
             "public repositories only, 60 requests/hour[/yellow]"
         )
-    with (
-        Store.open(config.db_path(db)) as store,
-        github.make_client(config.github_api_url(api_url), token) as client,
-    ):
+    store = SharedStore(config.db_path(db))
+    with github.make_client(config.github_api_url(api_url), token) as client:
         policy = RetryPolicy(max_rate_wait_s=parse_duration(max_wait, option="--max-wait"))
         http = github.make_http(
             client,
@@ -202,7 +206,7 @@ def collect_github(
                 progress=_RichProgress(bar),
             )
             result = collector.collect(start, end)
-        refresh_classification(store, rules)
+    _refresh(store.path, rules)
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]")
     rate = (

@@ -21,7 +21,7 @@ from ci_profile.collectors.http import HttpClient, RetryPolicy, WaitHook
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import NotFoundError, ProviderError, UsageError
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
-from ci_profile.core.store import Store
+from ci_profile.core.store import CollectionStore
 from ci_profile.core.times import iso_z, parse_iso
 
 PROVIDER = "github"
@@ -315,7 +315,7 @@ class GitHubCollector:
     def __init__(
         self,
         http: HttpClient,
-        store: Store,
+        store: CollectionStore,
         project: str,
         *,
         workflow: str | None = None,

@@ -9,12 +9,13 @@ ETags that a batch advances commit together with its rows or not at all.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -395,6 +396,85 @@ class Store:
             row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
             result[table] = int(row[0]) if row else 0
         return result
+
+
+class CollectionStore(Protocol):
+    """What a collector needs from the store."""
+
+    def write(self, batch: Batch) -> None: ...
+
+    def cursor(self, provider: str, project: str, scope: str) -> str | None: ...
+
+    def etag(self, request_key: str) -> tuple[str, str | None] | None: ...
+
+    def finished_runs(
+        self, provider: str, project: str
+    ) -> dict[str, tuple[int, datetime | None]]: ...
+
+    def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]: ...
+
+
+class SharedStore:
+    """A store that holds the database file only while it reads or writes.
+
+    DuckDB lets one process write a file, and while it has the file open no other process can
+    open it at all. A long collection through this class opens the file for each read and each
+    batch, so the dashboard or ``analyze`` can read between batches; when a reader holds the
+    file, it waits (up to ``lock_timeout_s``) instead of failing.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lock_timeout_s: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = str(path)
+        self.lock_timeout_s = lock_timeout_s
+        self._sleep = sleep
+        self._clock = clock
+        with self._session():
+            pass  # create or migrate now, so a bad file fails before any network work
+
+    @contextmanager
+    def _session(self) -> Iterator[Store]:
+        deadline = self._clock() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                store = Store.open(self.path)
+                break
+            except StoreLockedError:
+                if self._clock() >= deadline:
+                    raise
+                self._sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def write(self, batch: Batch) -> None:
+        with self._session() as store:
+            store.write(batch)
+
+    def cursor(self, provider: str, project: str, scope: str) -> str | None:
+        with self._session() as store:
+            return store.cursor(provider, project, scope)
+
+    def etag(self, request_key: str) -> tuple[str, str | None] | None:
+        with self._session() as store:
+            return store.etag(request_key)
+
+    def finished_runs(self, provider: str, project: str) -> dict[str, tuple[int, datetime | None]]:
+        with self._session() as store:
+            return store.finished_runs(provider, project)
+
+    def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]:
+        with self._session() as store:
+            return store.known_pipeline_files(provider, project)
 
 
 def _table(

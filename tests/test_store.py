@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from ci_profile.core.errors import StoreError, StoreLockedError
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
-from ci_profile.core.store import SCHEMA_VERSION, Store
+from ci_profile.core.store import SCHEMA_VERSION, SharedStore, Store
 
 T0 = datetime(2026, 10, 14, 9, 12, 3, tzinfo=UTC)
 
@@ -206,3 +206,65 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         store.con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION + 1])
     with pytest.raises(StoreError, match="newer than this"):
         Store.open(path)
+
+
+def _hold(path: Path, seconds: float, *, read_only: bool) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import duckdb, time
+            con = duckdb.connect({str(path)!r}, read_only={read_only})
+            print("holding", flush=True)
+            time.sleep({seconds})
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_shared_store_waits_for_a_reader_then_writes(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    shared = SharedStore(path)
+    reader = _hold(path, 1.0, read_only=True)
+    try:
+        shared.write(_batch())  # blocks until the reader lets go, then commits
+    finally:
+        reader.wait()
+    with Store.open(path, read_only=True) as store:
+        assert store.counts()["steps"] == 3
+
+
+def test_shared_store_lets_readers_in_between_writes(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    shared = SharedStore(path)
+    shared.write(_batch())
+    # Between two batches nothing holds the file: another process can read it.
+    reader = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb; print(duckdb.connect({str(path)!r}, read_only=True).execute('SELECT count(*) FROM steps').fetchone()[0])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert reader.stdout.strip() == "3"
+    assert shared.cursor("github", "acme/shop", "runs:watermark") == "2026-10-14T09:12:03Z"
+
+
+def test_shared_store_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    shared = SharedStore(path, lock_timeout_s=0.2)
+    writer = _hold(path, 3.0, read_only=False)
+    try:
+        with pytest.raises(StoreLockedError):
+            shared.write(_batch())
+    finally:
+        writer.kill()
+        writer.wait()
