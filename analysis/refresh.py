@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 from ci_profile.analysis.classify import Rule, StepFacts, classify, rules_fingerprint
 from ci_profile.analysis.link import Linker, link_github, link_unknown
+from ci_profile.analysis.link_gitlab import link_gitlab
 from ci_profile.core.store import Store
 
 # How each provider's steps are joined to its pipeline files.
-LINKERS: dict[str, Linker] = {"github": link_github}
+LINKERS: dict[str, Linker] = {"github": link_github, "gitlab": link_gitlab}
 
 _JOB_SHAPES = """
     SELECT s.provider, s.project, s.job_id,

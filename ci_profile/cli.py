@@ -287,3 +287,173 @@ def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
                 highlight=False,
             )
         _render(store, Filters(projects=tuple(loaded.projects)), output_format)
+
+
+# -- collect jenkins --------------------------------------------------------------------------
+
+
+@collect.command("jenkins")
+@click.argument("job_path", metavar="JOB_PATH")
+@click.option("--since", default="30d", show_default=True, help="30d, 12h, 2w or YYYY-MM-DD.")
+@click.option("--url", default=None, help="Jenkins root URL (env JENKINS_URL).")
+@click.option(
+    "--concurrency",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="Parallel requests.",
+)
+@click.option(
+    "--max-requests", default=None, type=click.IntRange(1), help="Stop after this many requests."
+)
+@_db_option
+def collect_jenkins(
+    job_path: str,
+    since: str,
+    url: str | None,
+    concurrency: int,
+    max_requests: int | None,
+    db: str | None,
+) -> None:
+    """Collect the builds of a Jenkins job: JOB_PATH is its full name, folders included
+    (team/service/main). Credentials from JENKINS_USER + JENKINS_TOKEN (an API token)."""
+    from ci_profile.collectors import jenkins
+
+    start = parse_since(since)
+    base = config.jenkins_url(url)
+    if base is None:
+        raise click.UsageError("no Jenkins URL: pass --url or set JENKINS_URL")
+    rules = _rules()
+    auth = config.jenkins_auth()
+    if auth is not None:
+        _secrets.append(auth[1].reveal())
+    else:
+        stderr.print(
+            "[yellow]no JENKINS_USER + JENKINS_TOKEN set: trying anonymous read access[/yellow]"
+        )
+    with Store.open(config.db_path(db)) as store, jenkins.make_client(base, auth) as client:
+        http = jenkins.make_http(
+            client, concurrency=concurrency, max_requests=max_requests, on_wait=_on_wait
+        )
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as bar:
+            collector = jenkins.JenkinsCollector(
+                http,
+                store,
+                job_path,
+                authenticated=auth is not None,
+                concurrency=concurrency,
+                progress=_RichProgress(bar),
+            )
+            result = collector.collect(start)
+        refresh_classification(store, rules)
+    for warning in result.warnings:
+        stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
+    stdout.print(
+        f"{result.project}: {result.runs_listed} builds listed, {result.runs_fetched} fetched "
+        f"({result.runs} builds, {result.jobs} stages, {result.steps} steps stored); "
+        f"{result.requests} requests ({result.retries} retried)",
+        highlight=False,
+    )
+
+
+# -- collect gitlab ---------------------------------------------------------------------------
+
+
+@collect.command("gitlab")
+@click.argument("project", metavar="GROUP/PROJECT")
+@click.option("--since", default="30d", show_default=True, help="30d, 12h, 2w or YYYY-MM-DD.")
+@click.option("--until", default=None, help="Upper bound of pipeline update time (default: now).")
+@click.option("--url", default=None, help="GitLab URL (env GITLAB_URL, default gitlab.com).")
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Parallel requests.",
+)
+@click.option(
+    "--max-rate",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="At most this many requests per second (0: no limit of our own).",
+)
+@click.option(
+    "--max-requests", default=None, type=click.IntRange(1), help="Stop after this many requests."
+)
+@click.option(
+    "--max-wait",
+    default="65m",
+    show_default=True,
+    help="Longest wait for a rate-limit reset (e.g. 0, 90s, 10m) before stopping.",
+)
+@_db_option
+def collect_gitlab(
+    project: str,
+    since: str,
+    until: str | None,
+    url: str | None,
+    concurrency: int,
+    max_rate: float,
+    max_requests: int | None,
+    max_wait: str,
+    db: str | None,
+) -> None:
+    """Collect GitLab CI pipelines of GROUP/PROJECT (token from GITLAB_TOKEN, scope read_api)."""
+    from ci_profile.collectors import gitlab
+
+    start, end = parse_since(since), parse_since(until, option="--until")
+    gitlab.check_project_path(project)
+    policy = RetryPolicy(max_rate_wait_s=parse_duration(max_wait, option="--max-wait"))
+    rules = _rules()
+    token = config.gitlab_token()
+    if token is not None:
+        _secrets.append(token.reveal())
+    else:
+        stderr.print("[yellow]no GITLAB_TOKEN set: public projects only[/yellow]")
+    with (
+        Store.open(config.db_path(db)) as store,
+        gitlab.make_client(config.gitlab_url(url), token) as client,
+    ):
+        http = gitlab.make_http(
+            client,
+            concurrency=concurrency,
+            max_requests=max_requests,
+            on_wait=_on_wait,
+            policy=policy,
+            max_rate=max_rate,
+        )
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as bar:
+            collector = gitlab.GitLabCollector(
+                http, store, project, concurrency=concurrency, progress=_RichProgress(bar)
+            )
+            result = collector.collect(start, end)
+        refresh_classification(store, rules)
+    for warning in result.warnings:
+        stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
+    rate = (
+        f", rate limit left {result.rate_remaining}/{result.rate_limit}"
+        if result.rate_remaining is not None
+        else ""
+    )
+    stdout.print(
+        f"{result.project}: {result.runs_listed} pipelines listed, {result.runs_fetched} fetched "
+        f"({result.runs} pipelines incl. {result.child_pipelines} child, {result.jobs} jobs, "
+        f"{result.steps} sections from {result.traces} logs, {result.pipeline_files} pipeline "
+        f"files stored); {result.requests} requests ({result.retries} retried){rate}",
+        highlight=False,
+    )

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ci_profile.collectors.github import PROVIDER, records_for_run, workflow_path
+from ci_profile.collectors.gitlab_sample import load_gitlab_sample
+from ci_profile.collectors.jenkins_sample import load_jenkins_sample
 from ci_profile.core.errors import SampleDataError
 from ci_profile.core.records import Batch, PipelineFile
 from ci_profile.core.store import Store
@@ -74,7 +76,11 @@ def load_github_sample(folder: Path, store: Store) -> SampleResult:
 
 
 # One loader per provider folder under the sample root.
-LOADERS: dict[str, Callable[[Path, Store], SampleResult]] = {"github": load_github_sample}
+LOADERS: dict[str, Callable[[Path, Store], SampleResult]] = {
+    "github": load_github_sample,
+    "gitlab": load_gitlab_sample,
+    "jenkins": load_jenkins_sample,
+}
 
 
 def load_sample(root: Path, store: Store) -> SampleResult:
