@@ -131,7 +131,7 @@ def refresh_classification(
                    c.uses, c.command
             FROM keyed k JOIN _shape_classes c USING (shape, pos)
             """
-        ).fetch_arrow_table()
+        ).to_arrow_table()
     finally:
         store.con.unregister("_shape_classes")
     store.replace_step_classes(classes, fingerprint)
