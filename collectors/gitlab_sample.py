@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_profile.collectors.gitlab import (
+from ci_profile.collectors.gitlab_records import (
     PROVIDER,
     needs_trace,
     normalize_job,

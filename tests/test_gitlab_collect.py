@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ci_profile.collectors import gitlab
+from ci_profile.collectors import gitlab, gitlab_records
 from ci_profile.collectors.gitlab_http import make_client
 from ci_profile.collectors.http import RetryPolicy
 from ci_profile.core.config import Secret
@@ -100,7 +100,7 @@ def steps_of(store: Store, job_id: int) -> list[tuple[str, int | None, int | Non
 
 
 def traced(history: ProjectHistory) -> list[dict[str, Any]]:
-    return [j for j in history.all_jobs() if gitlab.needs_trace(j)]
+    return [j for j in history.all_jobs() if gitlab_records.needs_trace(j)]
 
 
 # -- a full collection -------------------------------------------------------------------------
