@@ -72,7 +72,11 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     q = report.queue
     return [
         ("Time by category", ["category", "time", "share"], cats),
-        ("By project", ["project", *share_header], shares(report.by_project, ["project"])),
+        (
+            "By project",
+            ["provider", "project", *share_header],
+            shares(report.by_project, ["provider", "project"]),
+        ),
         (
             "By pipeline",
             ["project", "pipeline", *share_header],
@@ -142,7 +146,7 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
-_TEXT_COLUMNS = frozenset({"category", "project", "pipeline", "job", "step", "rule"})
+_TEXT_COLUMNS = frozenset({"category", "provider", "project", "pipeline", "job", "step", "rule"})
 
 
 def to_rich(report: Report) -> RenderableType:
