@@ -120,18 +120,24 @@ class HttpClient:
         if accept:
             headers["Accept"] = accept
         attempt = 0
+        connect_failures = 0
         while True:
             self._respect_known_limit()
             response = self._send(url, params, headers)
             if isinstance(response, Exception) or response.status_code in RETRYABLE_STATUS:
-                if isinstance(response, httpx.ConnectError):
-                    # Nothing answers at that address: more retries would only delay the error.
-                    attempt = max(attempt, self.policy.max_retries - 2)
                 reason = (
                     f"{_describe(response)}"
                     if isinstance(response, Exception)
                     else f"HTTP {response.status_code}"
                 )
+                if isinstance(response, httpx.ConnectError):
+                    # Nothing answers at that address: two quick retries, then say so.
+                    connect_failures += 1
+                    if connect_failures > 2:
+                        target = _redact(str(response.request.url))
+                        raise NetworkError(f"{self.provider}: {reason} to {target}")
+                    self._wait(self.policy.backoff_base_s, f"{reason}, retrying")
+                    continue
                 attempt = self._backoff(attempt, url, reason)
                 continue
             self._record_rate(response)
