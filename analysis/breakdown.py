@@ -7,12 +7,17 @@ category, and job time that no step accounts for is ``other`` (rule ``unaccounte
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from ci_profile.analysis.classify import CATEGORIES
+from ci_profile.analysis.jobframe import JOBS, STEPS, build_frame, drop_frame, unordered
+
+if TYPE_CHECKING:
+    from ci_profile.analysis.sections import AnalysisOptions
 
 PROVISIONING = ("setup", "dependencies", "environment", "teardown")
 
@@ -54,9 +59,19 @@ class Report:
     queue: dict[str, Any] = field(default_factory=dict)
     top_steps: list[dict[str, Any]] = field(default_factory=list)
     environment: list[dict[str, Any]] = field(default_factory=list)
+    # Sections computed on request (analysis.sections); None when not asked for.
+    claim: dict[str, Any] | None = None
+    critical_path: dict[str, Any] | None = None
+    whatif: dict[str, Any] | None = None
+    percentiles: dict[str, Any] | None = None
+    trends: dict[str, Any] | None = None
+    waste: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None
+    concurrency: dict[str, Any] | None = None
+    data_quality: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        base = {
             "period": self.period,
             "categories": self.categories,
             "headline": self.headline,
@@ -67,6 +82,18 @@ class Report:
             "top_steps": self.top_steps,
             "environment": self.environment,
         }
+        extra = {
+            "claim": self.claim,
+            "critical_path": self.critical_path,
+            "whatif": self.whatif,
+            "percentiles": self.percentiles,
+            "trends": self.trends,
+            "waste": self.waste,
+            "cost": self.cost,
+            "concurrency": self.concurrency,
+            "data_quality": self.data_quality,
+        }
+        return base | {key: value for key, value in extra.items() if value is not None}
 
 
 def _frames(filters: Filters) -> tuple[str, list[Any]]:
@@ -134,8 +161,12 @@ def _ratio(part: float | None, whole: float | None) -> float | None:
 def _share_rows(
     con: duckdb.DuckDBPyConnection, group_cols: str, frames: str, params: list[Any]
 ) -> list[dict[str, Any]]:
+    return _shaped(_records(con, _shares(group_cols, frames), params))
+
+
+def _shaped(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
-    for named in _records(con, _shares(group_cols, frames), params):
+    for named in raw:
         for key in ("runner_s", "provisioning_s", "environment_s", "test_s", "queue_s"):
             named[key] = round(float(named[key] or 0.0), 1)
         named["provisioning_share"] = _ratio(named["provisioning_s"], named["runner_s"])
@@ -145,29 +176,127 @@ def _share_rows(
     return rows
 
 
-def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, top: int = 10) -> Report:
-    frames, params = _frames(filters)
-    period_row = con.execute(
-        f"""WITH {frames}
-        SELECT min(created_at), max(created_at),
-               count(DISTINCT (provider, project, run_id, attempt)), count(*),
-               count(DISTINCT project)
-        FROM jf""",
-        params,
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters,
+    *,
+    top: int = 10,
+    sections: Collection[str] = (),
+    options: AnalysisOptions | None = None,
+) -> Report:
+    """The breakdown, plus the requested ``sections`` (see ``analysis.sections.SECTIONS``).
+
+    The jobs, steps and slices of the period are materialized once (``analysis.jobframe``), so
+    the one expensive join (steps x their classes x jobs) runs once, not once per figure.
+    """
+    with unordered(con):
+        summary = build_frame(con, filters)
+        try:
+            report = _frame_breakdown(con, top=top)
+            if sections:
+                from ci_profile.analysis.sections import add_sections
+
+                add_sections(con, report, filters, sections, options, summary=summary)
+        finally:
+            drop_frame(con)
+    return report
+
+
+def _exact(expression: str, where: str = "TRUE") -> str:
+    """A sum in fixed point (microseconds): the same total whatever order threads add in."""
+    return f"CAST(sum(CAST({expression} AS DECIMAL(38, 6))) FILTER (WHERE {where}) AS DOUBLE)"
+
+
+def _frame_shares(group_cols: str) -> str:
+    provisioning = " + ".join(f"{c}_s" for c in PROVISIONING)
+    return f"""
+    SELECT {group_cols},
+           count(DISTINCT rid) AS runs, count(*) AS jobs,
+           {_exact("steps_s + greatest(coalesce(runner_s, 0) - steps_s, 0)")} AS runner_s,
+           {_exact(provisioning)} AS provisioning_s,
+           {_exact("environment_s")} AS environment_s, {_exact("test_s")} AS test_s,
+           {_exact("queued_raw", "queued_raw > 0")} AS queue_s
+    FROM {JOBS} WHERE has_slice
+    GROUP BY {group_cols}
+    ORDER BY runner_s DESC NULLS LAST, {group_cols}
+    """
+
+
+def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
+    """``_breakdown``'s figures from the job frame's per-job sums (same numbers, integer keys,
+    no per-figure join of steps and jobs)."""
+    sums = ", ".join(_exact(f"{c}_s") for c in CATEGORIES if c != "queue")
+    row = con.execute(
+        f"""
+        SELECT min(created_at), max(created_at), count(DISTINCT rid), count(*),
+               count(DISTINCT project), {_exact("queued_raw", "queued_raw > 0")},
+               {sums}
+        FROM {JOBS}
+        """
     ).fetchone()
-    first, last, runs, jobs, projects = period_row or (None, None, 0, 0, 0)
-    period = {
-        "from": first.isoformat() if first else None,
-        "to": last.isoformat() if last else None,
-        "runs": int(runs or 0),
-        "jobs": int(jobs or 0),
-        "projects": int(projects or 0),
-    }
-    totals = dict(
-        con.execute(
-            f"WITH {frames} SELECT category, sum(seconds) FROM slices GROUP BY category", params
-        ).fetchall()
+    first, last, runs, jobs, projects, *seconds = row or (None, None, 0, 0, 0)
+    totals = dict(zip(CATEGORIES, seconds, strict=True)) if jobs else {}
+    report = _report(
+        {
+            "from": first.isoformat() if first else None,
+            "to": last.isoformat() if last else None,
+            "runs": int(runs or 0),
+            "jobs": int(jobs or 0),
+            "projects": int(projects or 0),
+        },
+        totals,
     )
+    for attr, cols in (
+        ("by_project", "provider, project"),
+        ("by_pipeline", "provider, project, pipeline"),
+        ("by_job", "provider, project, pipeline, job"),
+    ):
+        setattr(report, attr, _shaped(_records(con, _frame_shares(cols), [])))
+    queue = con.execute(
+        f"""SELECT count(queued_raw), quantile_cont(queued_raw, 0.5),
+                   quantile_cont(queued_raw, 0.9), max(queued_raw), sum(queued_raw)
+            FROM {JOBS} WHERE queued_raw IS NOT NULL"""
+    ).fetchone() or (0, None, None, None, None)
+    report.queue = _queue(queue)
+    report.top_steps = _records(
+        con,
+        f"""
+        SELECT j.provider, j.project, j.pipeline, j.job, s.step, s.category, s.rule,
+               round(sum(coalesce(s.duration_s, 0)), 1) AS total_s, count(*) AS runs,
+               round(median(coalesce(s.duration_s, 0)), 1) AS median_s
+        FROM {STEPS} s JOIN {JOBS} j USING (jid)
+        GROUP BY ALL ORDER BY total_s DESC, step LIMIT {int(top)}
+        """,
+        [],
+    )
+    report.environment = _records(
+        con,
+        f"""
+        WITH span AS (
+            SELECT greatest(epoch(max(created_at)) - epoch(min(created_at)), 86400)
+                   / 604800.0 AS weeks
+            FROM {JOBS}
+        ),
+        per_job AS (
+            SELECT provider, project, pipeline, job, environment_s AS env_s,
+                   steps_s + greatest(coalesce(runner_s, 0) - steps_s, 0) AS job_s
+            FROM {JOBS} WHERE has_slice
+        )
+        SELECT provider, project, pipeline, job, count(*) AS runs,
+               round(sum(env_s), 1) AS environment_s,
+               round(median(env_s), 1) AS median_per_run_s,
+               round(quantile_cont(env_s, 0.9), 1) AS p90_per_run_s,
+               round(sum(env_s) / nullif(sum(job_s), 0), 4) AS share_of_job,
+               round(sum(env_s) / any_value(span.weeks), 1) AS per_week_s
+        FROM per_job, span WHERE env_s > 0
+        GROUP BY provider, project, pipeline, job
+        ORDER BY sum(env_s) DESC, provider, project, pipeline, job""",
+        [],
+    )
+    return report
+
+
+def _report(period: dict[str, Any], totals: dict[str, Any]) -> Report:
     grand = float(sum(v or 0.0 for v in totals.values()))
     categories = {
         c: {
@@ -190,7 +319,44 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, top: int =
         "environment_share": _ratio(float(totals.get("environment") or 0.0), runner),
         "provisioning_categories": list(PROVISIONING),
     }
-    report = Report(period=period, categories=categories, headline=headline)
+    return Report(period=period, categories=categories, headline=headline)
+
+
+def _queue(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "jobs": int(row[0] or 0),
+        "p50_s": _round(row[1]),
+        "p90_s": _round(row[2]),
+        "max_s": _round(row[3]),
+        "total_s": _round(row[4]),
+    }
+
+
+def _breakdown(
+    con: duckdb.DuckDBPyConnection, frames: str, params: list[Any], *, top: int
+) -> Report:
+    period_row = con.execute(
+        f"""WITH {frames}
+        SELECT min(created_at), max(created_at),
+               count(DISTINCT (provider, project, run_id, attempt)), count(*),
+               count(DISTINCT project)
+        FROM jf""",
+        params,
+    ).fetchone()
+    first, last, runs, jobs, projects = period_row or (None, None, 0, 0, 0)
+    period = {
+        "from": first.isoformat() if first else None,
+        "to": last.isoformat() if last else None,
+        "runs": int(runs or 0),
+        "jobs": int(jobs or 0),
+        "projects": int(projects or 0),
+    }
+    totals = dict(
+        con.execute(
+            f"WITH {frames} SELECT category, sum(seconds) FROM slices GROUP BY category", params
+        ).fetchall()
+    )
+    report = _report(period, totals)
     report.by_project = _share_rows(con, "provider, project", frames, params)
     report.by_pipeline = _share_rows(con, "provider, project, pipeline", frames, params)
     report.by_job = _share_rows(con, "provider, project, pipeline, job", frames, params)
@@ -201,13 +367,7 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters, *, top: int =
         FROM jf WHERE queued_s IS NOT NULL""",
         params,
     ).fetchone() or (0, None, None, None, None)
-    report.queue = {
-        "jobs": int(queue[0] or 0),
-        "p50_s": _round(queue[1]),
-        "p90_s": _round(queue[2]),
-        "max_s": _round(queue[3]),
-        "total_s": _round(queue[4]),
-    }
+    report.queue = _queue(queue)
     report.top_steps = _records(
         con,
         f"""WITH {frames}

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ci_profile.analysis import render_csv, render_sections
 from ci_profile.analysis.breakdown import Report
 from ci_profile.analysis.classify import CATEGORIES
 from rich.console import Group, RenderableType
@@ -21,6 +22,8 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "n/a"
     seconds = float(seconds)
+    if seconds < 0:  # a what-if saving can be negative (the session start costs more)
+        return "-" + duration(-seconds)
     if seconds < 60:
         return f"{seconds:.0f}s"
     minutes, sec = divmod(round(seconds), 60)
@@ -118,7 +121,7 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
             ],
         ),
         (
-            "Environment time a shared cluster could remove",
+            "Environment time a shared cluster could remove (top 20)",
             [
                 "project",
                 "job",
@@ -140,31 +143,60 @@ def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
                     percent(r["share_of_job"]),
                     duration(r["per_week_s"]),
                 ]
-                for r in report.environment
+                for r in report.environment[:20]
             ],
         ),
     ]
 
 
-_TEXT_COLUMNS = frozenset({"category", "provider", "project", "pipeline", "job", "step", "rule"})
+def _blocks(report: Report) -> list[render_sections.Block]:
+    """The breakdown's sections, then every requested extra section."""
+    base = [render_sections.Block(t, h, r) for t, h, r in _sections(report)]
+    return base + render_sections.blocks(report, duration, percent)
 
 
 def to_rich(report: Report) -> RenderableType:
     parts: list[RenderableType] = [Text(_headline_sentence(report), style="bold")]
-    for title, header, rows in _sections(report):
-        table = Table(title=title, title_justify="left", title_style="bold cyan")
-        for column in header:
-            table.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
-        for row in rows:
+    parts += [Text(line) for line in render_sections.claim_sentences(report, duration, percent)]
+    for block in _blocks(report):
+        table = Table(
+            title=block.title,
+            title_justify="left",
+            title_style="bold cyan",
+            caption=block.note or None,
+            caption_justify="left",
+        )
+        for column in block.header:
+            table.add_column(
+                column, justify="left" if column in render_sections.TEXT_COLUMNS else "right"
+            )
+        for row in block.rows:
             table.add_row(*row)
-        if not rows:
-            table.add_row(*(["not enough data"] + [""] * (len(header) - 1)))
+        if not block.rows:
+            table.add_row(*([block.empty] + [""] * (len(block.header) - 1)))
         parts.append(table)
     return Group(*parts)
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.as_dict(), indent=2, default=str, allow_nan=False)
+    """Indented JSON; a list of records is written one record per line (readable as a table,
+    and encoded by json's C encoder: a report on a million jobs has tens of thousands of rows).
+    NaN is refused (``allow_nan=False``)."""
+    return _json(report.as_dict(), "")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, default=str, allow_nan=False, separators=(", ", ": "))
+
+
+def _json(value: Any, pad: str) -> str:
+    inner = pad + "  "
+    if isinstance(value, dict) and any(isinstance(v, dict | list) and v for v in value.values()):
+        items = [f"{inner}{json.dumps(str(k))}: {_json(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        return "[\n" + ",\n".join(inner + _json(v, inner) for v in value) + "\n" + pad + "]"
+    return _compact(value)
 
 
 def _md_cell(value: str) -> str:
@@ -173,14 +205,21 @@ def _md_cell(value: str) -> str:
 
 def to_markdown(report: Report) -> str:
     lines = ["## ci-profile: where the CI time goes", "", _headline_sentence(report), ""]
-    for title, header, rows in _sections(report):
-        lines += [f"### {title}", ""]
-        if not rows:
-            lines += ["_not enough data_", ""]
+    claim = render_sections.claim_sentences(report, duration, percent, lambda v: f"**{v}**")
+    if claim:
+        lines += ["> " + claim[0], ">"]
+        lines += [f"> - {line}" for line in claim[1:]]
+        lines.append("")
+    for block in _blocks(report):
+        lines += [f"### {block.title}", ""]
+        if block.note:
+            lines += [f"_{_md_cell(block.note)}_", ""]
+        if not block.rows:
+            lines += [f"_{block.empty}_", ""]
             continue
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join("---" for _ in header) + "|")
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        lines.append("| " + " | ".join(block.header) + " |")
+        lines.append("|" + "|".join("---" for _ in block.header) + "|")
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
         lines.append("")
     return "\n".join(lines)
 
@@ -198,6 +237,7 @@ CSV_COLUMNS = (
     "share",
     "runs",
     "median_s",
+    *render_csv.CSV_EXTRA_COLUMNS,
 )
 
 
@@ -259,4 +299,6 @@ def to_csv(report: Report) -> str:
                 "median_s": row["median_per_run_s"],
             }
         )
+    for extra in render_csv.csv_rows(report):
+        writer.writerow(extra)
     return buffer.getvalue()

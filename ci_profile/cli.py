@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,12 @@ from ci_profile.analysis.breakdown import Filters, build_report
 from ci_profile.analysis.classify import Rule, build_rules
 from ci_profile.analysis.refresh import refresh_classification
 from ci_profile.analysis.render import FORMATS, duration, to_csv, to_json, to_markdown, to_rich
+from ci_profile.analysis.sections import (
+    GATE_BASES,
+    SECTIONS,
+    options_from_config,
+    provisioning_share,
+)
 from ci_profile.collectors import github
 from ci_profile.collectors.http import RetryPolicy
 from ci_profile.collectors.sample import load_sample
@@ -245,6 +252,35 @@ def _render(store: Store, filters: Filters, output_format: str) -> None:
 @click.option(
     "--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True
 )
+@click.option(
+    "--section",
+    "section_names",
+    multiple=True,
+    type=click.Choice([*SECTIONS, "all", "none"]),
+    help="Sections beyond the breakdown (repeatable; default: all).",
+)
+@click.option(
+    "--session-start-cost",
+    default=None,
+    metavar="DURATION",
+    help="What-if: session start added per job (default 20s, an estimate; "
+    "[analysis] session_start_s).",
+)
+@click.option(
+    "--fail-if-provisioning-share-above",
+    "gate",
+    type=click.FloatRange(0, 1),
+    default=None,
+    metavar="SHARE",
+    help="Exit 1 when provisioning exceeds this share (0-1), for use as a CI gate.",
+)
+@click.option(
+    "--gate-basis",
+    type=click.Choice(GATE_BASES),
+    default="runner-time",
+    show_default=True,
+    help="What the gate's share is of: runner time (cost) or the critical path (waiting).",
+)
 def analyze(
     db: str | None,
     projects: Sequence[str],
@@ -252,15 +288,53 @@ def analyze(
     since: str | None,
     until: str | None,
     output_format: str,
+    section_names: Sequence[str],
+    session_start_cost: str | None,
+    gate: float | None,
+    gate_basis: str,
 ) -> None:
-    """Break stored CI time down by category, project, pipeline, job and step."""
+    """Break stored CI time down by category, project, pipeline, job and step; then the
+    critical path, what-if savings, percentiles, trends, waste, cost and concurrency."""
     filters = Filters(
         tuple(projects), tuple(providers), parse_since(since), parse_since(until, option="--until")
     )
     rules = _rules()
+    project = config.load_project_config()
+    start = (
+        None
+        if session_start_cost is None
+        else parse_duration(session_start_cost, option="--session-start-cost")
+    )
+    options = options_from_config(project.extra, project.source, session_start_s=start)
+    chosen = set(section_names or ("all",))
+    sections = set(SECTIONS) if "all" in chosen else chosen - {"none"}
+    computed = sections | (
+        {"critical-path"} if gate is not None and gate_basis != "runner-time" else set()
+    )
     with _open_existing(db) as store:
         refresh_classification(store, rules)
-        _render(store, filters, output_format)
+        report = build_report(store.con, filters, sections=computed, options=options)
+    shown = report
+    if computed != sections:
+        shown = dataclasses.replace(report, critical_path=None, claim=None)
+    if output_format == "table":
+        stdout.print(to_rich(shown))
+    else:
+        render = {"json": to_json, "markdown": to_markdown, "csv": to_csv}[output_format]
+        click.echo(render(shown), nl=output_format != "csv")
+    if gate is not None:
+        share, basis = provisioning_share(report, gate_basis)
+        if share is None:
+            click.echo(
+                "ci-profile: gate skipped: not enough data for a provisioning share", err=True
+            )
+        elif share > gate:
+            click.echo(
+                f"ci-profile: gate failed: provisioning is {share:.1%} of {basis}, "
+                f"above {gate:.1%}",
+                err=True,
+            )
+            sys.exit(1)
 
 
 @cli.command()
@@ -457,3 +531,60 @@ def collect_gitlab(
         f"files stored); {result.requests} requests ({result.retries} retried){rate}",
         highlight=False,
     )
+
+
+# -- dashboard --------------------------------------------------------------------------------
+
+
+@cli.command()
+@_db_option
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 exposes the dashboard to the network).",
+)
+def dashboard(db: str | None, port: int, host: str) -> None:
+    """Open the Streamlit dashboard on the database (reads only; collect can keep writing)."""
+    import importlib.util
+    import os
+
+    from ci_profile import dashboard as package
+
+    path = config.db_path(db)
+    file = Path(path).expanduser().resolve()
+    if not file.exists():
+        raise StoreError(
+            f"no database at {path}; run `ci-profile demo --db {path}` "
+            "or `ci-profile collect` first"
+        )
+    if not file.is_file() or not os.access(file, os.R_OK):
+        raise StoreError(f"cannot read database {path}: not a readable file")
+    if importlib.util.find_spec("streamlit") is None:
+        raise click.ClickException("streamlit is not installed: pip install 'ci-profile'")
+    app = Path(package.__file__).resolve().parent / "app.py"
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"ci-profile dashboard on {file}: http://{shown}:{port}  (Ctrl-C to stop)")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--",
+        "--db",
+        str(file),
+    ]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)

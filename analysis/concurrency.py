@@ -1,0 +1,153 @@
+"""Concurrency: how many jobs ran (and waited) at once, per runner label. It explains queue time.
+
+*Running* is started -> finished (a job holds a runner); *waiting* is ready -> started (or ->
+finished for a job that never started). Both are running sums over +1/-1 events, ordered by
+time with ends before starts at the same instant, so a job ending at the second another starts
+does not count as overlap. The peak is the maximum of that sum; the mean is runner time divided
+by the period. Per day: the peaks within that day. Per hour of day (UTC): the mean number
+running, from the runner time of jobs that *started* in that hour, and the queue waits of jobs
+that became ready in it. Labels are the job's runner labels joined with "," (one pool each).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+from ci_profile.analysis.jobframe import JOBS, records
+
+_EVENTS = "_cip_conc_events"
+
+
+def _events(con: duckdb.DuckDBPyConnection) -> None:
+    """+1/-1 events per pool (an integer key), kind 0 = running, 1 = waiting."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_EVENTS} AS
+        WITH j AS (
+            SELECT hash(provider, label) AS lid, start_e, fin_e, ready_e, wait_s, runner_s
+            FROM {JOBS}
+        ),
+        ev AS (
+            SELECT lid, 0 AS kind, start_e AS t, 1 AS d FROM j WHERE runner_s IS NOT NULL
+            UNION ALL
+            SELECT lid, 0, fin_e, -1 FROM j WHERE runner_s IS NOT NULL
+            UNION ALL
+            SELECT lid, 1, ready_e, 1 FROM j WHERE wait_s > 0
+            UNION ALL
+            SELECT lid, 1, ready_e + wait_s, -1 FROM j WHERE wait_s > 0
+        )
+        SELECT lid, kind, t,
+               sum(d) OVER (PARTITION BY lid, kind ORDER BY t, d ROWS UNBOUNDED PRECEDING)
+                   AS level
+        FROM ev
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cip_conc_pools AS
+        SELECT DISTINCT hash(provider, label) AS lid, provider, label FROM {JOBS}
+        """
+    )
+
+
+def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    _events(con)
+    by_label = records(
+        con,
+        f"""
+        WITH span AS (
+            SELECT greatest(max(fin_e) - min(ready_e), 1) AS span_s FROM {JOBS}
+            WHERE runner_s IS NOT NULL
+        ),
+        jobs AS (
+            SELECT provider, label, count(*) AS jobs, sum(runner_s) AS runner_s,
+                   quantile_cont(wait_s, 0.5) AS p50_queue_s,
+                   quantile_cont(wait_s, 0.9) AS p90_queue_s
+            FROM {JOBS} WHERE runner_s IS NOT NULL GROUP BY ALL
+        ),
+        peaks AS (
+            SELECT p.provider, p.label,
+                   max(level) FILTER (WHERE kind = 0) AS peak_running,
+                   arg_max(t, level) FILTER (WHERE kind = 0) AS peak_running_e,
+                   max(level) FILTER (WHERE kind = 1) AS peak_waiting,
+                   arg_max(t, level) FILTER (WHERE kind = 1) AS peak_waiting_e
+            FROM {_EVENTS} e JOIN _cip_conc_pools p USING (lid)
+            GROUP BY p.provider, p.label
+        )
+        SELECT j.provider, j.label, j.jobs, round(j.runner_s, 1) AS runner_s,
+               coalesce(p.peak_running, 0) AS peak_running,
+               to_timestamp(p.peak_running_e) AS peak_running_at,
+               round(j.runner_s / span.span_s, 2) AS mean_running,
+               coalesce(p.peak_waiting, 0) AS peak_waiting,
+               to_timestamp(p.peak_waiting_e) AS peak_waiting_at,
+               round(j.p50_queue_s, 1) AS p50_queue_s,
+               CASE WHEN j.jobs >= 10 THEN round(j.p90_queue_s, 1) END AS p90_queue_s
+        FROM jobs j LEFT JOIN peaks p USING (provider, label) CROSS JOIN span
+        ORDER BY j.runner_s DESC, j.provider, j.label
+        """,
+    )
+    daily = records(
+        con,
+        f"""
+        WITH daily AS (
+            SELECT lid, CAST(floor(t / 86400) AS BIGINT) AS d,
+                   max(level) FILTER (WHERE kind = 0) AS peak_running,
+                   max(level) FILTER (WHERE kind = 1) AS peak_waiting
+            FROM {_EVENTS} GROUP BY ALL
+        ),
+        peaks AS (
+            SELECT p.provider, p.label, CAST(to_timestamp(d * 86400) AT TIME ZONE 'UTC' AS DATE)
+                       AS day, peak_running, peak_waiting
+            FROM daily JOIN _cip_conc_pools p USING (lid)
+        ),
+        jobs AS (
+            SELECT provider, label, CAST(to_timestamp(start_e) AT TIME ZONE 'UTC' AS DATE) AS day,
+                   count(*) AS jobs, sum(runner_s) AS runner_s,
+                   quantile_cont(wait_s, 0.9) AS p90_queue_s
+            FROM {JOBS} WHERE runner_s IS NOT NULL GROUP BY ALL
+        )
+        SELECT provider, label, day, coalesce(j.jobs, 0) AS jobs,
+               round(coalesce(j.runner_s, 0), 1) AS runner_s,
+               coalesce(p.peak_running, 0) AS peak_running,
+               coalesce(p.peak_waiting, 0) AS peak_waiting,
+               CASE WHEN j.jobs >= 10 THEN round(j.p90_queue_s, 1) END AS p90_queue_s
+        FROM peaks p FULL JOIN jobs j USING (provider, label, day)
+        ORDER BY provider, label, day
+        """,
+    )
+    by_hour = records(
+        con,
+        f"""
+        WITH days AS (
+            SELECT greatest((max(fin_e) - min(ready_e)) / 86400.0, 1) AS days FROM {JOBS}
+            WHERE runner_s IS NOT NULL
+        ),
+        started AS (
+            SELECT provider, label, hour(to_timestamp(start_e) AT TIME ZONE 'UTC') AS hour,
+                   count(*) AS jobs, sum(runner_s) AS runner_s
+            FROM {JOBS} WHERE runner_s IS NOT NULL GROUP BY ALL
+        ),
+        ready AS (
+            SELECT provider, label, hour(to_timestamp(ready_e) AT TIME ZONE 'UTC') AS hour,
+                   quantile_cont(wait_s, 0.5) AS p50_queue_s,
+                   quantile_cont(wait_s, 0.9) AS p90_queue_s, count(*) AS waited
+            FROM {JOBS} WHERE wait_s IS NOT NULL AND coalesce(conclusion, '') <> 'skipped'
+            GROUP BY ALL
+        )
+        SELECT provider, label, hour, coalesce(s.jobs, 0) AS jobs,
+               round(coalesce(s.runner_s, 0) / (3600.0 * days.days), 2) AS mean_running,
+               round(r.p50_queue_s, 1) AS p50_queue_s,
+               CASE WHEN r.waited >= 10 THEN round(r.p90_queue_s, 1) END AS p90_queue_s
+        FROM started s FULL JOIN ready r USING (provider, label, hour) CROSS JOIN days
+        ORDER BY provider, label, hour
+        """,
+    )
+    con.execute(f"DROP TABLE IF EXISTS {_EVENTS}")
+    con.execute("DROP TABLE IF EXISTS _cip_conc_pools")
+    return {
+        "status": "ok" if by_label else "not enough data",
+        "by_label": by_label,
+        "by_hour": by_hour,
+        "daily": daily,
+    }

@@ -1,0 +1,298 @@
+"""The job frame: one temporary DuckDB table of the jobs in the period, with their times as epoch
+seconds, and one of their run attempts. Every section beyond the breakdown reads these.
+
+A job's *ready* time is ``started_at - queued_s`` when both are known (GitHub: its creation;
+GitLab: when it became pending), ``finished_at - queued_s`` for a job that waited and never
+started, else ``created_at``. Its *span* is ready -> finished: queue wait included, because a
+developer waits through it. A job is *eligible* for the critical path when its span is known and
+non-negative, it was not skipped, and it started (or is known to have waited). Clock skew
+(finished before started) makes a job ineligible rather than producing a negative time.
+
+A run attempt is (provider, project, run_id, attempt). It is *analyzable* when it has finished
+(its normalized ``runs.conclusion`` is set; without a runs row: no job still open) and has at
+least one eligible job; its wall time is min(ready) -> max(finished) over its eligible jobs.
+
+Keys are 64-bit hashes (``jid`` of provider, project, job_id; ``rid`` of the run attempt), so the
+steps are tied to their jobs by an integer, not a four-string join.
+
+The tables are connection-local (``TEMP``) and rebuilt on every call, so concurrent readers of
+the same database never see each other's frames. Steps never leave DuckDB; per-job step facts
+(the YAML job, seconds the what-if removes) are aggregated in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+from ci_profile.analysis.classify import CATEGORIES
+
+if TYPE_CHECKING:
+    from ci_profile.analysis.breakdown import Filters
+
+JOBS = "_cip_jobs"
+RUNS = "_cip_runs"
+STEPS = "_cip_steps"
+# Step categories with a per-job seconds column `<category>_s` in the job frame (`other_s` also
+# takes the job's runner time that no step accounts for, as the breakdown does).
+STEP_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORIES if c != "queue")
+
+# Steps the what-if takes away besides category `environment`: the teardown of an environment
+# (rule ids from rules.toml). Generic cleanup (cache save, `Complete job`, `rm -rf`) stays: a
+# shared cluster does not remove it. `Post <step>` hooks of an environment step (the kind
+# action's post step deletes its cluster) are removed too.
+ENVIRONMENT_TEARDOWN_RULES: tuple[str, ...] = (
+    "cluster-delete",
+    "compose-down",
+    "gh-stop-containers",
+    "k8s-uninstall",
+    "container-cleanup",
+    "iac-destroy",
+)
+
+
+@dataclass(frozen=True)
+class FrameSummary:
+    jobs: int
+    eligible_jobs: int
+    runs: int
+    analyzable_runs: int
+    unfinished_runs: int
+    jobs_without_times: int
+    skewed_jobs: int
+    never_started_jobs: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "jobs": self.jobs,
+            "eligible_jobs": self.eligible_jobs,
+            "runs": self.runs,
+            "analyzable_runs": self.analyzable_runs,
+            "unfinished_runs": self.unfinished_runs,
+            "jobs_without_times": self.jobs_without_times,
+            "skewed_jobs": self.skewed_jobs,
+            "never_started_jobs": self.never_started_jobs,
+        }
+
+
+def _in(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def build_frame(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters,
+    teardown_rules: Sequence[str] = ENVIRONMENT_TEARDOWN_RULES,
+) -> FrameSummary:
+    """(Re)build the job and run frames for ``filters``; returns what went in and what did not."""
+    where, params = filters.sql()
+    scope = f"""
+        FROM jobs j
+        LEFT JOIN runs r ON r.provider = j.provider AND r.project = j.project
+                        AND r.run_id = j.run_id AND r.attempt = j.attempt
+        WHERE {where}
+    """
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _cip_jids AS "
+        f"SELECT hash(j.provider, j.project, j.job_id) AS jid {scope}",
+        params,
+    )
+    # The one pass over every step (steps x their classes): everything per step comes from here.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {STEPS} AS
+        SELECT hash(cs.provider, cs.project, cs.job_id) AS jid, cs.name AS step, cs.category,
+               cs.rule, cs.yaml_job, cs.duration_s,
+               epoch(cs.started_at) AS start_e, epoch(cs.finished_at) AS fin_e
+        FROM classified_steps cs
+        WHERE hash(cs.provider, cs.project, cs.job_id) IN (SELECT jid FROM _cip_jids)
+        """
+    )
+    env_steps = f"category = 'environment' OR rule IN ({_in(teardown_rules)})"
+    category_sums = ",\n".join(
+        f"coalesce(sum(duration_s) FILTER (WHERE category = '{c}'), 0) AS {c}_s"
+        for c in STEP_CATEGORIES
+    )
+    fills = [f"coalesce(s.{c}_s, 0) AS {c}_s" for c in STEP_CATEGORIES if c != "other"]
+    # Job time no step accounts for is `other`, as in the breakdown.
+    fills.append(
+        "coalesce(s.other_s, 0) + greatest(coalesce(runner_s, 0) - coalesce(s.steps_s, 0), 0)"
+        " AS other_s"
+    )
+    category_fill = ", ".join(fills)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cip_job_steps AS
+        WITH per_job AS (
+            SELECT jid, any_value(yaml_job) AS yaml_job, count(*) AS steps,
+                   coalesce(sum(duration_s) FILTER (WHERE {env_steps}), 0) AS direct_s,
+                   {category_sums},
+                   coalesce(sum(duration_s), 0) AS steps_s
+            FROM {STEPS}
+            GROUP BY jid
+        ),
+        -- `Post <step>` hooks of environment steps (the kind action's post step deletes its
+        -- cluster): removed with the environment.
+        posts AS (
+            SELECT p.jid, sum(p.duration_s) AS s
+            FROM {STEPS} p
+            SEMI JOIN (SELECT DISTINCT jid, 'Post ' || step AS name FROM {STEPS}
+                       WHERE category = 'environment') e ON e.jid = p.jid AND e.name = p.step
+            WHERE p.rule = 'gh-post-step' AND p.step LIKE 'Post %'
+            GROUP BY p.jid
+        )
+        SELECT per_job.* EXCLUDE (direct_s),
+               direct_s + coalesce(posts.s, 0) AS removable_s
+        FROM per_job LEFT JOIN posts USING (jid)
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {JOBS} AS
+        WITH base AS (
+            SELECT j.provider, j.project, j.job_id, j.run_id, j.attempt, j.name AS job, j.stage,
+                   j.status, j.conclusion,
+                   coalesce(r.pipeline, r.pipeline_path, '(unknown pipeline)') AS pipeline,
+                   r.pipeline_path, r.sha, r.status AS run_status,
+                   r.run_id IS NOT NULL AS has_run, r.conclusion AS run_conclusion,
+                   coalesce(nullif(array_to_string(j.labels, ','), ''), '(none)') AS label,
+                   coalesce(j.created_at, j.started_at, r.created_at) AS moment,
+                   j.created_at,
+                   CASE WHEN isfinite(j.queued_s) THEN j.queued_s END AS queued_raw,
+                   CASE WHEN isfinite(j.queued_s) AND j.queued_s >= 0 THEN j.queued_s END
+                       AS queued_s,
+                   epoch(j.created_at) AS created_e, epoch(j.started_at) AS start_e,
+                   epoch(j.finished_at) AS fin_e
+            {scope}
+        ),
+        timed AS (
+            SELECT *,
+                   CASE
+                       WHEN start_e IS NOT NULL AND queued_s IS NOT NULL
+                           THEN least(start_e - queued_s, start_e)
+                       WHEN start_e IS NULL AND queued_s IS NOT NULL AND fin_e IS NOT NULL
+                           THEN fin_e - queued_s
+                       WHEN start_e IS NOT NULL THEN least(created_e, start_e)
+                       ELSE created_e
+                   END AS ready_e,
+                   CASE WHEN fin_e >= start_e THEN fin_e - start_e END AS runner_s
+            FROM base
+        )
+        SELECT hash(provider, project, job_id) AS jid,
+               hash(provider, project, run_id, attempt) AS rid,
+               t.*,
+               CASE WHEN fin_e >= ready_e THEN fin_e - ready_e END AS span_s,
+               CASE WHEN fin_e >= ready_e
+                    THEN greatest(coalesce(least(start_e, fin_e), fin_e) - ready_e, 0)
+               END AS wait_s,
+               (ready_e IS NOT NULL AND fin_e IS NOT NULL AND fin_e >= ready_e
+                AND (start_e IS NULL OR fin_e >= start_e)
+                AND coalesce(conclusion, '') <> 'skipped'
+                AND (start_e IS NOT NULL OR queued_s IS NOT NULL)) AS eligible,
+               CASE
+                   WHEN coalesce(conclusion, '') = 'skipped' THEN 'skipped'
+                   WHEN ready_e IS NULL OR fin_e IS NULL THEN 'no_times'
+                   WHEN fin_e < ready_e OR fin_e < start_e THEN 'skew'
+                   WHEN start_e IS NULL AND queued_s IS NULL THEN 'never_started'
+               END AS excluded,
+               s.yaml_job, coalesce(s.steps, 0) AS steps, coalesce(s.steps_s, 0) AS steps_s,
+               {category_fill},
+               CASE WHEN runner_s IS NOT NULL
+                    THEN least(coalesce(s.removable_s, 0), runner_s) ELSE 0 END AS removable_s,
+               -- has a slice in the breakdown: steps, a queue wait or unaccounted job time
+               (coalesce(s.steps, 0) > 0 OR queued_raw > 0
+                OR runner_s - coalesce(s.steps_s, 0) > 0) AS has_slice
+        FROM timed t
+        LEFT JOIN _cip_job_steps s ON s.jid = hash(t.provider, t.project, t.job_id)
+        """,
+        params,
+    )
+    con.execute("DROP TABLE _cip_job_steps")
+    con.execute("DROP TABLE _cip_jids")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {RUNS} AS
+        WITH agg AS (
+            SELECT rid, any_value(provider) AS provider, any_value(project) AS project,
+                   any_value(run_id) AS run_id, any_value(attempt) AS attempt,
+                   any_value(pipeline) AS pipeline, any_value(sha) AS sha,
+                   any_value(pipeline_path) AS pipeline_path,
+                   any_value(run_status) AS run_status,
+                   any_value(run_conclusion) AS run_conclusion,
+                   bool_or(has_run) AS has_run,
+                   min(moment) AS moment,
+                   count(*) AS jobs, count(*) FILTER (WHERE eligible) AS eligible_jobs,
+                   bool_and(fin_e IS NOT NULL OR coalesce(conclusion, '') = 'skipped')
+                       AS all_closed,
+                   min(ready_e) FILTER (WHERE eligible) AS run_start,
+                   max(fin_e) FILTER (WHERE eligible) AS run_end,
+                   max(span_s) FILTER (WHERE eligible) AS longest_job_s,
+                   (max({{'f': fin_e, 'j': jid}}) FILTER (WHERE eligible)).j AS last_jid
+            FROM {JOBS} GROUP BY rid
+        )
+        SELECT *, finished AND eligible_jobs > 0 AS analyzable, run_end - run_start AS wall_s
+        FROM (SELECT *, CASE WHEN has_run THEN run_conclusion IS NOT NULL ELSE all_closed END
+                            AS finished
+              FROM agg)
+        """
+    )
+    row = con.execute(
+        f"""
+        SELECT (SELECT count(*) FROM {JOBS}),
+               (SELECT count(*) FILTER (WHERE eligible) FROM {JOBS}),
+               (SELECT count(*) FROM {RUNS}),
+               (SELECT count(*) FILTER (WHERE analyzable) FROM {RUNS}),
+               (SELECT count(*) FILTER (WHERE NOT finished) FROM {RUNS}),
+               (SELECT count(*) FILTER (WHERE excluded = 'no_times') FROM {JOBS}),
+               (SELECT count(*) FILTER (WHERE excluded = 'skew') FROM {JOBS}),
+               (SELECT count(*) FILTER (WHERE excluded = 'never_started') FROM {JOBS})
+        """
+    ).fetchone()
+    values = [int(v or 0) for v in (row or (0,) * 8)]
+    return FrameSummary(*values)
+
+
+@contextmanager
+def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Let DuckDB fill temporary tables in parallel without keeping insertion order (every
+    result this package reads has its own ORDER BY); the setting is restored afterwards."""
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    previous = bool(row[0]) if row else True
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
+
+
+def drop_frame(con: duckdb.DuckDBPyConnection) -> None:
+    for table in (JOBS, RUNS, STEPS):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def records(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    """Rows of a query as dicts, floats rounded to 0.1 s / 4 decimals, never NaN."""
+    cursor = con.execute(sql, list(params))
+    names = [column[0] for column in cursor.description or ()]
+    return [
+        {name: clean(value) for name, value in zip(names, row, strict=True)}
+        for row in cursor.fetchall()
+    ]
+
+
+def clean(value: Any, digits: int = 4) -> Any:
+    """JSON-safe: NaN/inf become None, floats are rounded, Decimals become floats."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return round(value, digits)
+    if type(value).__name__ == "Decimal":
+        return clean(float(value), digits)
+    return value

@@ -1,0 +1,127 @@
+"""Waste: runner time that bought no result, the jobs and steps that fail most, flaky signals.
+
+- *Failed / cancelled jobs*: runner time of jobs that concluded ``failure`` / ``cancelled``.
+- *Failed / cancelled attempts*: runner time of every job in a run attempt that concluded so
+  (successful jobs of a failed attempt are usually run again).
+- *Re-runs*: runner time of attempts > 1; *superseded*: of attempts a later attempt replaced.
+- *Flaky*: a job that failed and later passed at the same commit (same provider, project,
+  pipeline, job name and SHA), whether by a re-run or a new run of the same commit.
+
+All SQL over the job frame; failing steps come from ``steps.conclusion``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+from ci_profile.analysis.jobframe import JOBS, records
+
+
+def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
+    totals = records(
+        con,
+        f"""
+        WITH j AS (
+            SELECT *, attempt < max(attempt) OVER (PARTITION BY provider, project, run_id)
+                          AS superseded
+            FROM {JOBS}
+        )
+        SELECT count(*) AS jobs,
+               round(coalesce(sum(runner_s), 0), 1) AS runner_s,
+               round(coalesce(sum(runner_s) FILTER (WHERE conclusion = 'failure'), 0), 1)
+                   AS failed_jobs_s,
+               round(coalesce(sum(runner_s) FILTER (WHERE conclusion = 'cancelled'), 0), 1)
+                   AS cancelled_jobs_s,
+               round(coalesce(sum(runner_s) FILTER (WHERE run_conclusion = 'failure'), 0), 1)
+                   AS failed_attempts_s,
+               round(coalesce(sum(runner_s) FILTER (WHERE run_conclusion = 'cancelled'), 0), 1)
+                   AS cancelled_attempts_s,
+               round(coalesce(sum(runner_s) FILTER (WHERE attempt > 1), 0), 1) AS rerun_s,
+               round(coalesce(sum(runner_s) FILTER (WHERE superseded), 0), 1) AS superseded_s,
+               count(DISTINCT (provider, project, run_id)) FILTER (WHERE attempt > 1)
+                   AS rerun_runs
+        FROM j
+        """,
+    )[0]
+    runner = float(totals["runner_s"] or 0.0)
+    for key in (
+        "failed_jobs_s",
+        "cancelled_jobs_s",
+        "failed_attempts_s",
+        "cancelled_attempts_s",
+        "rerun_s",
+        "superseded_s",
+    ):
+        totals[key[:-2] + "_share"] = round(float(totals[key]) / runner, 4) if runner else None
+    failing_jobs = records(
+        con,
+        f"""
+        SELECT provider, project, pipeline, job, count(*) AS jobs,
+               count(*) FILTER (WHERE conclusion = 'failure') AS failures,
+               count(*) FILTER (WHERE conclusion = 'cancelled') AS cancellations,
+               round(count(*) FILTER (WHERE conclusion = 'failure')
+                     / nullif(count(*) FILTER (WHERE conclusion IN ('success', 'failure')), 0),
+                     4) AS failure_rate,
+               round(coalesce(sum(runner_s) FILTER (WHERE conclusion = 'failure'), 0), 1)
+                   AS failed_runner_s
+        FROM {JOBS}
+        GROUP BY ALL
+        HAVING count(*) FILTER (WHERE conclusion IN ('failure', 'cancelled')) > 0
+        ORDER BY failures DESC, failed_runner_s DESC, provider, project, pipeline, job
+        LIMIT {int(top)}
+        """,
+    )
+    failing_steps = records(
+        con,
+        f"""
+        SELECT j.provider, j.project, j.pipeline, j.job, s.name AS step,
+               coalesce(c.category, 'other') AS category,
+               coalesce(c.rule, 'unclassified') AS rule,
+               count(*) AS failures,
+               round(median(CASE WHEN s.finished_at >= s.started_at
+                                 THEN epoch(s.finished_at) - epoch(s.started_at) END), 1)
+                   AS median_s
+        FROM steps s
+        JOIN {JOBS} j ON j.provider = s.provider AND j.project = s.project
+                     AND j.job_id = s.job_id
+        LEFT JOIN step_classes c ON c.provider = s.provider AND c.project = s.project
+                                AND c.job_id = s.job_id AND c.seq = s.seq
+        WHERE s.conclusion = 'failure'
+        GROUP BY ALL
+        ORDER BY failures DESC, provider, project, pipeline, job, step
+        LIMIT {int(top)}
+        """,
+    )
+    flaky = records(
+        con,
+        f"""
+        WITH per_sha AS (
+            SELECT provider, project, pipeline, job, sha,
+                   min(fin_e) FILTER (WHERE conclusion = 'failure') AS first_failure,
+                   max(fin_e) FILTER (WHERE conclusion = 'success') AS last_success,
+                   sum(runner_s) FILTER (WHERE conclusion = 'failure') AS failed_s
+            FROM {JOBS} WHERE sha IS NOT NULL GROUP BY ALL
+        )
+        SELECT provider, project, pipeline, job,
+               count(*) FILTER (WHERE first_failure IS NOT NULL) AS shas_failed,
+               count(*) FILTER (WHERE last_success > first_failure) AS shas_flaky,
+               round(count(*) FILTER (WHERE last_success > first_failure)
+                     / nullif(count(*) FILTER (WHERE first_failure IS NOT NULL), 0), 4)
+                   AS flaky_rate,
+               round(coalesce(sum(failed_s) FILTER (WHERE last_success > first_failure), 0), 1)
+                   AS flaky_failed_runner_s
+        FROM per_sha
+        GROUP BY ALL
+        HAVING count(*) FILTER (WHERE last_success > first_failure) > 0
+        ORDER BY shas_flaky DESC, flaky_failed_runner_s DESC, provider, project, pipeline, job
+        LIMIT {int(top)}
+        """,
+    )
+    return {
+        "status": "ok" if totals["jobs"] else "not enough data",
+        "totals": totals,
+        "failing_jobs": failing_jobs,
+        "failing_steps": failing_steps,
+        "flaky": flaky,
+    }
