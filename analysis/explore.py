@@ -1,7 +1,7 @@
 """What the dashboard explores beyond the report: filter options, trends, splits, drill-downs.
 
 Every function here is one or a few aggregated DuckDB queries over the same job/step frames that
-:func:`ci_profile.analysis.breakdown.build_report` uses (its ``_frames``: jobs joined to runs,
+:func:`ci_profile.analysis.breakdown.build_report` uses (its ``period_frames``: jobs joined to runs,
 steps joined to ``classified_steps``, queue waits and unaccounted job time as slices), so a
 figure on a dashboard page adds up to the same seconds as the report. Results are plain lists
 of dicts (JSON-able, cheap to cache); nothing here imports streamlit or plotly.
@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.breakdown import PROVISIONING, Filters, _frames
+from ci_profile.analysis.breakdown import PROVISIONING, Filters, period_frames
 from ci_profile.analysis.classify import CATEGORIES, Rule
+from ci_profile.analysis.waste import wasted_filter
 
 PIPELINE_SQL = "coalesce(r.pipeline, r.pipeline_path, '(unknown pipeline)')"
 MAX_OPTIONS = 500
@@ -143,10 +144,10 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
     """Pipeline (run attempt) durations and what failures and re-runs cost.
 
     A run counts when any of its jobs is in the filters. Its duration is ``started_at`` to
-    ``finished_at`` of the attempt. Waste is runner time that bought no green result: every job
-    of an attempt that was later re-run, plus failed and cancelled jobs of final attempts.
+    ``finished_at`` of the attempt. Waste is runner time that bought no green result, as
+    :func:`ci_profile.analysis.waste.wasted_filter` defines it for ``analyze`` too.
     """
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     row = con.execute(
         f"""WITH {frames},
         keys AS (SELECT DISTINCT provider, project, run_id, attempt FROM jf),
@@ -162,6 +163,7 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
         FROM ra""",
         params,
     ).fetchone() or (0, 0, None, None)
+    wasted = wasted_filter("jf.attempt < l.last_attempt", "j.conclusion")
     waste = con.execute(
         f"""WITH {frames},
         latest AS (
@@ -170,8 +172,7 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
         )
         SELECT
             sum(jf.run_s) FILTER (WHERE jf.attempt < l.last_attempt) AS retried_s,
-            sum(jf.run_s) FILTER (WHERE jf.attempt >= l.last_attempt
-                                  AND j.conclusion IN ('failure', 'cancelled')) AS failed_s,
+            sum(jf.run_s) FILTER (WHERE {wasted}) AS wasted_s,
             sum(jf.run_s) AS runner_s,
             count(*) FILTER (WHERE j.conclusion IN ('failure', 'cancelled')) AS failed_jobs,
             count(DISTINCT (jf.provider, jf.project, jf.run_id, jf.attempt))
@@ -182,8 +183,9 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
                           AND l.run_id = jf.run_id""",
         params,
     ).fetchone() or (None, None, None, 0, 0)
-    retried, failed, runner, failed_jobs, retried_attempts = waste
-    wasted = float(retried or 0.0) + float(failed or 0.0)
+    retried, wasted_s, runner, failed_jobs, retried_attempts = waste
+    wasted = float(wasted_s or 0.0)
+    failed = wasted - float(retried or 0.0)
     return {
         "runs": int(row[0] or 0),
         "timed_runs": int(row[1] or 0),
@@ -203,7 +205,7 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
 
 def weekly_categories(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[dict[str, Any]]:
     """Seconds per (ISO week starting Monday, category), queue included."""
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     return records(
         con,
         f"""WITH {frames}
@@ -224,7 +226,7 @@ def hierarchy(
     Only the ``top_jobs`` jobs with the most runner time are kept by name; the rest of each
     pipeline is folded into one ``(other jobs)`` node so the chart stays readable.
     """
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     return records(
         con,
         f"""WITH {frames},
@@ -254,7 +256,7 @@ def split(con: duckdb.DuckDBPyConnection, filters: Filters, by: str) -> list[dic
     """Seconds per category for each provider, or for each runner label set."""
     if by not in SPLITS:
         raise ValueError(f"cannot split by {by!r}: choose one of {', '.join(SPLITS)}")
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     return records(
         con,
         f"""WITH {frames},
@@ -293,7 +295,7 @@ def category_steps(
     """The steps, and the rule that put each there, behind one category's seconds. Queue
     waits and job time no step covers appear as rows of their own (rules ``queue`` and
     ``unaccounted``), so the rows add up to the category's total."""
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     return records(
         con,
         f"""WITH {frames}, {_EXPLAINED}
@@ -325,7 +327,7 @@ def job_stats(
     (``trend``, oldest first, at most the last ``weeks`` weeks of the selection)."""
     if rank_by not in JOB_RANKINGS:
         raise ValueError(f"cannot rank jobs by {rank_by!r}: one of {', '.join(JOB_RANKINGS)}")
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     return records(
         con,
         f"""WITH {frames},
@@ -375,7 +377,7 @@ def step_stats(
 ) -> list[dict[str, Any]]:
     """Steps by total runner time with per-occurrence p50/p90, category, rule and a weekly
     series of hours (``trend``)."""
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     return records(
         con,
         f"""WITH {frames},
@@ -435,7 +437,7 @@ def runs_behind(
 ) -> list[dict[str, Any]]:
     """The job runs behind a bottleneck row (longest first): when, where, how long, and for a
     step its own seconds and rule. ``run_key`` identifies the run for the timeline."""
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     step_join = ""
     step_cols = "NULL::DOUBLE AS step_s, NULL::VARCHAR AS rule"
     extra: list[Any] = [provider, project, pipeline, job]
@@ -501,7 +503,7 @@ def collection_status(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def rule_counts(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[dict[str, Any]]:
     """How many steps (and seconds) in the filters each stored rule id classified."""
-    frames, params = _frames(filters)
+    frames, params = period_frames(filters)
     return records(
         con,
         f"""WITH {frames}

@@ -1,8 +1,8 @@
 """Keep ``classified_steps`` current: link every stored step to its definition and classify it.
 
 Runs at analysis time over stored data, so changing a rule never needs a re-collection. The
-work is done once per distinct *job shape* (pipeline file at a commit, job name, step names),
-not once per step: a history of a million jobs has only thousands of shapes.
+work is done once per distinct *job shape* (pipeline file content, job name, step names and
+commands), not once per step.
 """
 
 from __future__ import annotations
@@ -20,23 +20,30 @@ from ci_profile.core.store import Store
 # How each provider's steps are joined to its pipeline files.
 LINKERS: dict[str, Linker] = {"github": link_github, "gitlab": link_gitlab}
 
-_JOB_SHAPES = """
+# A pipeline file is keyed by its content, not its commit: every push is a new commit, but the
+# file rarely changes, so a history of a million jobs still has only thousands of shapes.
+_CONTENT_KEY = "hash(content) || '-' || length(content)"
+_JOB_SHAPES = f"""
     SELECT s.provider, s.project, s.job_id,
            list(s.seq ORDER BY s.seq) AS seqs,
            list(coalesce(s.name, '') ORDER BY s.seq) AS names,
            list(s.command ORDER BY s.seq) AS commands,
            any_value(j.name) AS job_name,
            any_value(r.pipeline_path) AS path,
-           any_value(r.sha) AS sha
+           any_value(f.content_key) AS content_key
     FROM steps s
     LEFT JOIN jobs j USING (provider, project, job_id)
     LEFT JOIN runs r
       ON r.provider = j.provider AND r.project = j.project
      AND r.run_id = j.run_id AND r.attempt = j.attempt
+    LEFT JOIN (SELECT provider, project, path, sha, {_CONTENT_KEY} AS content_key
+               FROM pipeline_files) f
+      ON f.provider = r.provider AND f.project = r.project
+     AND f.path = r.pipeline_path AND f.sha = r.sha
     GROUP BY s.provider, s.project, s.job_id
 """
 _SHAPE_KEY = (
-    "md5(concat_ws(chr(31), provider, project, coalesce(path, ''), coalesce(sha, ''), "
+    "md5(concat_ws(chr(31), provider, project, coalesce(path, ''), coalesce(content_key, ''), "
     "coalesce(job_name, ''), array_to_string(names, chr(30)), "
     "array_to_string(list_transform(commands, c -> coalesce(c, '')), chr(30))))"
 )
@@ -79,23 +86,22 @@ def refresh_classification(
     shapes = store.con.execute(
         f"""
         WITH shapes AS ({_JOB_SHAPES})
-        SELECT {_SHAPE_KEY} AS shape, any_value(provider), any_value(project), any_value(path),
-               any_value(sha), any_value(job_name), any_value(names), any_value(commands)
+        SELECT {_SHAPE_KEY} AS shape, any_value(provider), any_value(content_key),
+               any_value(job_name), any_value(names), any_value(commands)
         FROM shapes GROUP BY shape
         """
     ).fetchall()
-    contents = {
-        (r[0], r[1], r[2], r[3]): r[4]
-        for r in store.con.execute(
-            "SELECT provider, project, path, sha, content FROM pipeline_files"
+    contents: dict[str, str] = dict(
+        store.con.execute(
+            f"SELECT {_CONTENT_KEY}, any_value(content) FROM pipeline_files GROUP BY ALL"
         ).fetchall()
-    }
+    )
     result = RefreshResult(refreshed=True, shapes=len(shapes))
     columns: dict[str, list[object]] = {
         k: [] for k in ("shape", "pos", "category", "rule", "yaml_job", "uses", "command")
     }
-    for shape, provider, project, path, sha, job_name, names, commands in shapes:
-        content = contents.get((provider, project, path, sha))
+    for shape, provider, content_key, job_name, names, commands in shapes:
+        content = contents.get(content_key) if content_key is not None else None
         linker = LINKERS.get(provider, link_unknown)
         linked = linker(content, job_name, names)
         for pos, (name, link, command) in enumerate(zip(names, linked, commands, strict=True), 1):

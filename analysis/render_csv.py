@@ -119,6 +119,7 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
             "cancelled_attempts",
             "rerun",
             "superseded",
+            "wasted",
         ):
             out.append(
                 {

@@ -375,6 +375,7 @@ def _waste(report: Report, duration: Fmt, percent: Fmt) -> list[Block]:
         ("cancelled run attempts", "cancelled_attempts"),
         ("re-run attempts (attempt > 1)", "rerun"),
         ("attempts replaced by a re-run", "superseded"),
+        ("wasted: replaced attempts + failed/cancelled jobs of final attempts", "wasted"),
     )
     totals = Block(
         "Waste: runner time that bought no result",
@@ -382,7 +383,8 @@ def _waste(report: Report, duration: Fmt, percent: Fmt) -> list[Block]:
         [[label, duration(t.get(f"{k}_s")), percent(t.get(f"{k}_share"))] for label, k in kinds]
         if t.get("jobs")
         else [],
-        note="The kinds overlap (a failed job is part of a failed attempt).",
+        note="The kinds above 'wasted' overlap (a failed job is part of a failed attempt); "
+        "'wasted' counts each second once.",
     )
     jobs = Block(
         "Jobs that fail most often",

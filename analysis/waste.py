@@ -4,6 +4,8 @@
 - *Failed / cancelled attempts*: runner time of every job in a run attempt that concluded so
   (successful jobs of a failed attempt are usually run again).
 - *Re-runs*: runner time of attempts > 1; *superseded*: of attempts a later attempt replaced.
+- *Wasted* (the one total, no overlap; the dashboard's "failure / retry waste"): every job of an
+  attempt a later attempt replaced, plus the failed and cancelled jobs of final attempts.
 - *Flaky*: a job that failed and later passed at the same commit (same provider, project,
   pipeline, job name and SHA), whether by a re-run or a new run of the same commit.
 
@@ -16,6 +18,13 @@ from typing import Any
 
 import duckdb
 from ci_profile.analysis.jobframe import JOBS, records
+
+
+def wasted_filter(superseded: str, conclusion: str) -> str:
+    """The FILTER condition of *wasted* runner time, given SQL for "a later attempt replaced this
+    job's attempt" and for the job's conclusion: the one definition both analyze and the
+    dashboard use."""
+    return f"({superseded}) OR {conclusion} IN ('failure', 'cancelled')"
 
 
 def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
@@ -39,6 +48,8 @@ def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
                    AS cancelled_attempts_s,
                round(coalesce(sum(runner_s) FILTER (WHERE attempt > 1), 0), 1) AS rerun_s,
                round(coalesce(sum(runner_s) FILTER (WHERE superseded), 0), 1) AS superseded_s,
+               round(coalesce(sum(runner_s) FILTER (
+                   WHERE {wasted_filter("superseded", "conclusion")}), 0), 1) AS wasted_s,
                count(DISTINCT (provider, project, run_id)) FILTER (WHERE attempt > 1)
                    AS rerun_runs
         FROM j

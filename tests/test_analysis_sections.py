@@ -9,10 +9,12 @@ from datetime import timedelta
 
 import pytest
 from ci_profile.analysis import cost
-from ci_profile.analysis.breakdown import Filters, _breakdown, _frames, build_report
+from ci_profile.analysis.breakdown import Filters, build_report, period_frames
+from ci_profile.analysis.explore import run_figures
 from ci_profile.analysis.render import to_csv, to_json, to_markdown, to_rich
 from ci_profile.analysis.sections import SECTIONS, AnalysisOptions, options_from_config
 from ci_profile.core.store import Store
+from reference_breakdown import reference_breakdown
 from rich.console import Console
 from test_analysis_world import T0, J, R, S, job, mem, report, write
 
@@ -55,6 +57,17 @@ def test_waste_counts_failures_cancellations_reruns_and_flakes(mem: Store) -> No
     (flaky,) = w["flaky"]
     assert (flaky["job"], flaky["shas_failed"], flaky["shas_flaky"]) == ("e2e", 1, 1)
     assert flaky["flaky_failed_runner_s"] == 100
+    # Wasted counts each second once: attempt 1 (replaced) plus the cancelled job of run 2.
+    assert t["wasted_s"] == 160 + 25
+
+
+def test_analyze_and_the_dashboard_agree_on_waste(mem: Store) -> None:
+    write(mem, retried())
+    w = report(mem, ["waste"]).waste
+    assert w is not None
+    figures = run_figures(mem.con, Filters())
+    assert figures["waste_s"] == w["totals"]["wasted_s"] == 185
+    assert figures["retried_s"] == 160 and figures["failed_s"] == 25
 
 
 def test_cost_prices_runner_minutes_by_label(mem: Store) -> None:
@@ -234,8 +247,8 @@ def test_sections_can_be_chosen(mem: Store) -> None:
 def test_the_breakdown_is_unchanged_by_the_job_frame(mem: Store) -> None:
     write(mem, _world())
     for filters in (Filters(), Filters(projects=("acme/app",)), Filters(since=T0)):
-        frames, params = _frames(filters)
-        reference = _breakdown(mem.con, frames, params, top=10).as_dict()
+        frames, params = period_frames(filters)
+        reference = reference_breakdown(mem.con, frames, params, top=10).as_dict()
         fast = build_report(mem.con, filters, options=AnalysisOptions()).as_dict()
         assert fast == reference
 
