@@ -163,7 +163,7 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
         FROM ra""",
         params,
     ).fetchone() or (0, 0, None, None)
-    wasted = wasted_filter("jf.attempt < l.last_attempt", "j.conclusion")
+    wasted_where = wasted_filter("jf.attempt < l.last_attempt", "j.conclusion")
     waste = con.execute(
         f"""WITH {frames},
         latest AS (
@@ -172,7 +172,7 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
         )
         SELECT
             sum(jf.run_s) FILTER (WHERE jf.attempt < l.last_attempt) AS retried_s,
-            sum(jf.run_s) FILTER (WHERE {wasted}) AS wasted_s,
+            sum(jf.run_s) FILTER (WHERE {wasted_where}) AS wasted_s,
             sum(jf.run_s) AS runner_s,
             count(*) FILTER (WHERE j.conclusion IN ('failure', 'cancelled')) AS failed_jobs,
             count(DISTINCT (jf.provider, jf.project, jf.run_id, jf.attempt))

@@ -160,18 +160,19 @@ def to_rich(report: Report) -> RenderableType:
     parts += [Text(line) for line in render_sections.claim_sentences(report, duration, percent)]
     for block in _blocks(report):
         table = Table(
-            title=block.title,
+            title=Text(block.title),
             title_justify="left",
             title_style="bold cyan",
-            caption=block.note or None,
+            caption=Text(block.note) if block.note else None,
             caption_justify="left",
         )
         for column in block.header:
             table.add_column(
                 column, justify="left" if column in render_sections.TEXT_COLUMNS else "right"
             )
+        # Text, not markup: a job named "build [linux]" must print as it is.
         for row in block.rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))
         if not block.rows:
             table.add_row(*([block.empty] + [""] * (len(block.header) - 1)))
         parts.append(table)

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ci_profile.analysis.breakdown import Filters, build_report
+from ci_profile.analysis.breakdown import Filters, Report, build_report
 from ci_profile.analysis.classify import Rule, build_rules
 from ci_profile.analysis.refresh import refresh_classification
 from ci_profile.analysis.render import FORMATS, duration, to_csv, to_json, to_markdown, to_rich
@@ -232,8 +232,7 @@ def collect_github(
 # -- analyze and demo -------------------------------------------------------------------------
 
 
-def _render(store: Store, filters: Filters, output_format: str) -> None:
-    report = build_report(store.con, filters)
+def _print_report(report: Report, output_format: str) -> None:
     if output_format == "table":
         stdout.print(to_rich(report))
     else:
@@ -317,11 +316,7 @@ def analyze(
     shown = report
     if computed != sections:
         shown = dataclasses.replace(report, critical_path=None, claim=None)
-    if output_format == "table":
-        stdout.print(to_rich(shown))
-    else:
-        render = {"json": to_json, "markdown": to_markdown, "csv": to_csv}[output_format]
-        click.echo(render(shown), nl=output_format != "csv")
+    _print_report(shown, output_format)
     if gate is not None:
         share, basis = provisioning_share(report, gate_basis)
         if share is None:
@@ -349,7 +344,7 @@ def analyze(
     "--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True
 )
 def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
-    """Load the bundled sample data (no network, no token) and analyze it."""
+    """Load the bundled sample data (no network, no token) and analyze it, every section."""
     rules = _rules()
     with Store.open(config.db_path(db)) as store:
         loaded = load_sample(sample_dir or SAMPLE_DIR, store)
@@ -360,7 +355,15 @@ def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
                 f"{', '.join(loaded.projects)} into {store.path}",
                 highlight=False,
             )
-        _render(store, Filters(projects=tuple(loaded.projects)), output_format)
+        project = config.load_project_config()
+        options = options_from_config(project.extra, project.source)
+        report = build_report(
+            store.con,
+            Filters(projects=tuple(loaded.projects)),
+            sections=set(SECTIONS),
+            options=options,
+        )
+    _print_report(report, output_format)
 
 
 # -- collect jenkins --------------------------------------------------------------------------

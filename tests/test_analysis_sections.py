@@ -268,3 +268,10 @@ def test_steps_without_times_and_jobs_without_steps(mem: Store) -> None:
     out = report(mem)
     assert out.critical_path is not None and out.critical_path["wall_s"] == 50.0
     assert "NaN" not in to_json(out)
+
+
+def test_names_print_as_they_are_not_as_markup(mem: Store) -> None:
+    write(mem, [R("1", [job("build [bold]", 0, 0, 60), job("e2e [linux]", 60, 60, 160, env=50)])])
+    text = _render(report(mem), "table")
+    assert "build [bold]" in text and "e2e [linux]" in text
+    assert "ci-profile.toml [cost]" in text
