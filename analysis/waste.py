@@ -63,6 +63,7 @@ def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
         "cancelled_attempts_s",
         "rerun_s",
         "superseded_s",
+        "wasted_s",
     ):
         totals[key[:-2] + "_share"] = round(float(totals[key]) / runner, 4) if runner else None
     failing_jobs = records(
