@@ -21,7 +21,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from ci_profile.analysis.jobframe import JOBS, STEP_CATEGORIES, records
+from ci_profile.analysis.facts import STEP_CATEGORIES
+from ci_profile.analysis.jobframe import JOBS, records
 from ci_profile.core.errors import ConfigError
 
 PRICES = "_cip_prices"

@@ -13,11 +13,13 @@ A run attempt is (provider, project, run_id, attempt). It is *analyzable* when i
 least one eligible job; its wall time is min(ready) -> max(finished) over its eligible jobs.
 
 Keys are 64-bit hashes (``jid`` of provider, project, job_id; ``rid`` of the run attempt), so the
-steps are tied to their jobs by an integer, not a four-string join.
+steps are tied to their jobs by an integer, not a four-string join: a job's seconds per category
+come from ``job_facts`` and its steps from ``step_facts`` (``analysis.facts``, written with each
+classification), never from joining ``steps`` to ``step_classes`` here.
 
 The tables are connection-local (``TEMP``) and rebuilt on every call, so concurrent readers of
-the same database never see each other's frames. Steps never leave DuckDB; per-job step facts
-(the YAML job, seconds the what-if removes) are aggregated in one pass.
+the same database never see each other's frames. The steps frame is a view over
+``step_facts``: millions of step rows are read where they lie, never copied.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-from ci_profile.analysis.classify import CATEGORIES
+from ci_profile.analysis.facts import STEP_CATEGORIES
 
 if TYPE_CHECKING:
     from ci_profile.analysis.breakdown import Filters
@@ -36,22 +38,6 @@ if TYPE_CHECKING:
 JOBS = "_cip_jobs"
 RUNS = "_cip_runs"
 STEPS = "_cip_steps"
-# Step categories with a per-job seconds column `<category>_s` in the job frame (`other_s` also
-# takes the job's runner time that no step accounts for, as the breakdown does).
-STEP_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORIES if c != "queue")
-
-# Steps the what-if takes away besides category `environment`: the teardown of an environment
-# (rule ids from rules.toml). Generic cleanup (cache save, `Complete job`, `rm -rf`) stays: a
-# shared cluster does not remove it. `Post <step>` hooks of an environment step (the kind
-# action's post step deletes its cluster) are removed too.
-ENVIRONMENT_TEARDOWN_RULES: tuple[str, ...] = (
-    "cluster-delete",
-    "compose-down",
-    "gh-stop-containers",
-    "k8s-uninstall",
-    "container-cleanup",
-    "iac-destroy",
-)
 
 
 @dataclass(frozen=True)
@@ -78,15 +64,7 @@ class FrameSummary:
         }
 
 
-def _in(values: Sequence[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
-def build_frame(
-    con: duckdb.DuckDBPyConnection,
-    filters: Filters,
-    teardown_rules: Sequence[str] = ENVIRONMENT_TEARDOWN_RULES,
-) -> FrameSummary:
+def build_frame(con: duckdb.DuckDBPyConnection, filters: Filters) -> FrameSummary:
     """(Re)build the job and run frames for ``filters``; returns what went in and what did not."""
     where, params = filters.sql()
     scope = f"""
@@ -95,27 +73,6 @@ def build_frame(
                         AND r.run_id = j.run_id AND r.attempt = j.attempt
         WHERE {where}
     """
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _cip_jids AS "
-        f"SELECT hash(j.provider, j.project, j.job_id) AS jid {scope}",
-        params,
-    )
-    # The one pass over every step (steps x their classes): everything per step comes from here.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {STEPS} AS
-        SELECT hash(cs.provider, cs.project, cs.job_id) AS jid, cs.name AS step, cs.category,
-               cs.rule, cs.yaml_job, cs.duration_s,
-               epoch(cs.started_at) AS start_e, epoch(cs.finished_at) AS fin_e
-        FROM classified_steps cs
-        WHERE hash(cs.provider, cs.project, cs.job_id) IN (SELECT jid FROM _cip_jids)
-        """
-    )
-    env_steps = f"category = 'environment' OR rule IN ({_in(teardown_rules)})"
-    category_sums = ",\n".join(
-        f"coalesce(sum(duration_s) FILTER (WHERE category = '{c}'), 0) AS {c}_s"
-        for c in STEP_CATEGORIES
-    )
     fills = [f"coalesce(s.{c}_s, 0) AS {c}_s" for c in STEP_CATEGORIES if c != "other"]
     # Job time no step accounts for is `other`, as in the breakdown.
     fills.append(
@@ -123,32 +80,6 @@ def build_frame(
         " AS other_s"
     )
     category_fill = ", ".join(fills)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _cip_job_steps AS
-        WITH per_job AS (
-            SELECT jid, any_value(yaml_job) AS yaml_job, count(*) AS steps,
-                   coalesce(sum(duration_s) FILTER (WHERE {env_steps}), 0) AS direct_s,
-                   {category_sums},
-                   coalesce(sum(duration_s), 0) AS steps_s
-            FROM {STEPS}
-            GROUP BY jid
-        ),
-        -- `Post <step>` hooks of environment steps (the kind action's post step deletes its
-        -- cluster): removed with the environment.
-        posts AS (
-            SELECT p.jid, sum(p.duration_s) AS s
-            FROM {STEPS} p
-            SEMI JOIN (SELECT DISTINCT jid, 'Post ' || step AS name FROM {STEPS}
-                       WHERE category = 'environment') e ON e.jid = p.jid AND e.name = p.step
-            WHERE p.rule = 'gh-post-step' AND p.step LIKE 'Post %'
-            GROUP BY p.jid
-        )
-        SELECT per_job.* EXCLUDE (direct_s),
-               direct_s + coalesce(posts.s, 0) AS removable_s
-        FROM per_job LEFT JOIN posts USING (jid)
-        """
-    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {JOBS} AS
@@ -206,12 +137,21 @@ def build_frame(
                (coalesce(s.steps, 0) > 0 OR queued_raw > 0
                 OR runner_s - coalesce(s.steps_s, 0) > 0) AS has_slice
         FROM timed t
-        LEFT JOIN _cip_job_steps s ON s.jid = hash(t.provider, t.project, t.job_id)
+        LEFT JOIN job_facts s ON s.jid = hash(t.provider, t.project, t.job_id)
         """,
         params,
     )
-    con.execute("DROP TABLE _cip_job_steps")
-    con.execute("DROP TABLE _cip_jids")
+    # Steps are read where they lie (no copy of millions of rows): all of them, or those of
+    # the period's jobs.
+    period = "" if where == "TRUE" else f"WHERE jid IN (SELECT jid FROM {JOBS})"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW {STEPS} AS
+        SELECT jid, name AS step, category, rule, yaml_job, duration_s, start_e, fin_e,
+               conclusion
+        FROM step_facts {period}
+        """
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {RUNS} AS
@@ -269,7 +209,8 @@ def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def drop_frame(con: duckdb.DuckDBPyConnection) -> None:
-    for table in (JOBS, RUNS, STEPS):
+    con.execute(f"DROP VIEW IF EXISTS {STEPS}")
+    for table in (JOBS, RUNS):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

@@ -11,8 +11,10 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 from ci_profile.analysis.classify import Rule, StepFacts, classify, rules_fingerprint
+from ci_profile.analysis.facts import DERIVED
 from ci_profile.analysis.link import Linker, link_github, link_unknown
 from ci_profile.analysis.link_gitlab import link_gitlab
 from ci_profile.core.store import Store
@@ -68,7 +70,8 @@ def _state_fingerprint(store: Store, rules: Sequence[Rule]) -> str:
     jobs = store.con.execute(
         "SELECT count(*), coalesce(bit_xor(hash(job_id, name, run_id)), 0) FROM jobs"
     ).fetchone()
-    text = f"{rules_fingerprint(rules)}|{row}|{files}|{jobs}"
+    # The DuckDB version: analysis.facts keys rows by its hash function.
+    text = f"{rules_fingerprint(rules)}|{row}|{files}|{jobs}|{duckdb.__version__}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -140,6 +143,6 @@ def refresh_classification(
         ).to_arrow_table()
     finally:
         store.con.unregister("_shape_classes")
-    store.replace_step_classes(classes, fingerprint)
+    store.replace_step_classes(classes, fingerprint, DERIVED)
     result.steps = classes.num_rows
     return result

@@ -18,8 +18,16 @@ from typing import Any
 
 import duckdb
 from ci_profile.analysis.breakdown import Filters
+from ci_profile.analysis.facts import JID
 
-SNAPSHOT_TABLES = ("jobs", "runs", "classified_steps", "pipeline_files")
+SNAPSHOT_TABLES = (
+    "jobs",
+    "runs",
+    "classified_steps",
+    "pipeline_files",
+    "step_facts",
+    "job_facts",
+)
 _VIEW_HEAD = re.compile(r"^\s*CREATE\s+VIEW\s+\S+\s+AS\s+", re.IGNORECASE)
 _RUN_OF_JOB = (
     "r.provider = j.provider AND r.project = j.project AND r.run_id = j.run_id "
@@ -42,6 +50,8 @@ class Snapshot:
     runs: Any
     classified_steps: Any
     pipeline_files: Any  # those the runs ran (the critical path reads their `needs:`)
+    step_facts: Any  # analysis.facts of the jobs
+    job_facts: Any
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory connection with the snapshot registered under the store's names."""
@@ -105,4 +115,11 @@ def snapshot(con: duckdb.DuckDBPyConnection, filters: Filters) -> Snapshot:
             SEMI JOIN _snap_jobs k ON cs.provider = k.provider AND cs.project = k.project
                                   AND cs.job_id = k.job_id"""
         ).to_arrow_table()
-    return Snapshot(jobs=jobs, runs=runs, classified_steps=steps, pipeline_files=files)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _snap_jids AS SELECT {JID} AS jid FROM _snap_jobs")
+    facts = {
+        table: con.execute(
+            f"SELECT x.* FROM {main}.{table} x SEMI JOIN _snap_jids k ON x.jid = k.jid"
+        ).to_arrow_table()
+        for table in ("step_facts", "job_facts")
+    }
+    return Snapshot(jobs=jobs, runs=runs, classified_steps=steps, pipeline_files=files, **facts)

@@ -9,7 +9,7 @@
 - *Flaky*: a job that failed and later passed at the same commit (same provider, project,
   pipeline, job name and SHA), whether by a re-run or a new run of the same commit.
 
-All SQL over the job frame; failing steps come from ``steps.conclusion``.
+All SQL over the job frame; failing steps are those whose ``conclusion`` is ``failure``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.jobframe import JOBS, records
+from ci_profile.analysis.jobframe import JOBS, STEPS, records
 
 
 def wasted_filter(superseded: str, conclusion: str) -> str:
@@ -87,18 +87,9 @@ def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
     failing_steps = records(
         con,
         f"""
-        SELECT j.provider, j.project, j.pipeline, j.job, s.name AS step,
-               coalesce(c.category, 'other') AS category,
-               coalesce(c.rule, 'unclassified') AS rule,
-               count(*) AS failures,
-               round(median(CASE WHEN s.finished_at >= s.started_at
-                                 THEN epoch(s.finished_at) - epoch(s.started_at) END), 1)
-                   AS median_s
-        FROM steps s
-        JOIN {JOBS} j ON j.provider = s.provider AND j.project = s.project
-                     AND j.job_id = s.job_id
-        LEFT JOIN step_classes c ON c.provider = s.provider AND c.project = s.project
-                                AND c.job_id = s.job_id AND c.seq = s.seq
+        SELECT j.provider, j.project, j.pipeline, j.job, s.step, s.category, s.rule,
+               count(*) AS failures, round(median(s.duration_s), 1) AS median_s
+        FROM {STEPS} s JOIN {JOBS} j USING (jid)
         WHERE s.conclusion = 'failure'
         GROUP BY ALL
         ORDER BY failures DESC, provider, project, pipeline, job, step

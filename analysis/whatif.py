@@ -1,6 +1,6 @@
 """What-if: each run's wall time recomputed with environment steps removed, a session start added.
 
-What is removed from a job (the same list as ``jobframe.ENVIRONMENT_TEARDOWN_RULES``): every step
+What is removed from a job (``facts.ENVIRONMENT_TEARDOWN_RULES``): every step
 of category ``environment``, the steps that tear an environment down (rules ``cluster-delete``,
 ``compose-down``, ``gh-stop-containers``, ``k8s-uninstall``, ``container-cleanup``,
 ``iac-destroy``) and the ``Post`` hooks of environment steps. What is added: a session start

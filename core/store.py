@@ -172,6 +172,43 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN parent_run_id VARCHAR;
     """,
+    # 4: what analysis reads per step and per job, written with each classification, keyed by
+    # the job's 64-bit hash so that analysis never joins millions of steps on four text keys.
+    # Derived data: no keys to enforce, rebuilt whole; step_classes loses its primary key
+    # too (maintaining that index made a million-job classification take minutes). The
+    # fingerprint is reset so the next analysis fills all three.
+    """
+    DROP VIEW classified_steps;
+    DROP TABLE step_classes;
+    CREATE TABLE step_classes (
+        provider VARCHAR NOT NULL, project VARCHAR NOT NULL, job_id VARCHAR NOT NULL,
+        seq INTEGER NOT NULL, category VARCHAR NOT NULL, rule VARCHAR NOT NULL,
+        yaml_job VARCHAR, uses VARCHAR, command VARCHAR
+    );
+    CREATE VIEW classified_steps AS
+        SELECT s.provider, s.project, s.job_id, s.seq, s.name,
+               coalesce(c.category, 'other') AS category,
+               coalesce(c.rule, 'unclassified') AS rule,
+               c.yaml_job, c.uses, c.command, s.started_at, s.finished_at,
+               CASE WHEN s.finished_at >= s.started_at
+                    THEN epoch(s.finished_at) - epoch(s.started_at) END AS duration_s,
+               s.source
+        FROM steps s
+        LEFT JOIN step_classes c USING (provider, project, job_id, seq);
+    CREATE TABLE step_facts (
+        jid UBIGINT NOT NULL, seq INTEGER NOT NULL, name VARCHAR, category VARCHAR NOT NULL,
+        rule VARCHAR NOT NULL, yaml_job VARCHAR, duration_s DOUBLE, start_e DOUBLE,
+        fin_e DOUBLE, conclusion VARCHAR
+    );
+    CREATE TABLE job_facts (
+        jid UBIGINT NOT NULL, yaml_job VARCHAR, steps INTEGER NOT NULL, steps_s DOUBLE NOT NULL,
+        setup_s DOUBLE NOT NULL, dependencies_s DOUBLE NOT NULL, environment_s DOUBLE NOT NULL,
+        build_s DOUBLE NOT NULL, test_s DOUBLE NOT NULL, lint_s DOUBLE NOT NULL,
+        teardown_s DOUBLE NOT NULL, publish_s DOUBLE NOT NULL, other_s DOUBLE NOT NULL,
+        removable_s DOUBLE NOT NULL
+    );
+    DELETE FROM classification_state;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -342,12 +379,24 @@ class Store:
         finally:
             self.con.unregister("_doomed")
 
-    def replace_step_classes(self, classes: pa.Table, fingerprint: str) -> None:
-        """Swap in a fresh classification of every step, recording what produced it."""
+    def replace_step_classes(
+        self,
+        classes: pa.Table,
+        fingerprint: str,
+        derived: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Swap in a fresh classification of every step, recording what produced it.
+
+        ``derived``: (table, SELECT) pairs of tables computed from it (``step_facts``,
+        ``job_facts``), each rebuilt in order in the same transaction, so a reader never sees
+        classes and facts of different classifications."""
         try:
             with self.transaction():
                 self.con.execute("DELETE FROM step_classes")
                 self._insert("step_classes", classes.cast(STEP_CLASS_SCHEMA))
+                for table, select in derived:
+                    self.con.execute(f"DELETE FROM {table}")
+                    self.con.execute(f"INSERT INTO {table} BY NAME {select}")
                 self.con.execute("DELETE FROM classification_state")
                 self.con.execute(
                     "INSERT INTO classification_state VALUES (?, ?)",

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from ci_profile.analysis.breakdown import Filters, Report, build_report
+from ci_profile.analysis.facts import DERIVED
 from ci_profile.analysis.sections import SECTIONS, AnalysisOptions
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
 from ci_profile.core.store import Store
@@ -173,7 +174,7 @@ def write(store: Store, runs: Sequence[R]) -> None:
     for (project, path, sha), content in files.items():
         batch.pipeline_files.append(PipelineFile("github", project, path, sha, content))
     store.write(batch)
-    store.replace_step_classes(pa.table(classes), "test-fingerprint")
+    store.replace_step_classes(pa.table(classes), "test-fingerprint", DERIVED)
 
 
 def job(

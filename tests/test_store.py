@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from ci_profile.core.errors import StoreError, StoreLockedError
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
-from ci_profile.core.store import SCHEMA_VERSION, SharedStore, Store
+from ci_profile.core.store import MIGRATIONS, SCHEMA_VERSION, SharedStore, Store
 
 T0 = datetime(2026, 10, 14, 9, 12, 3, tzinfo=UTC)
 
@@ -268,3 +268,25 @@ def test_shared_store_gives_up_after_its_timeout(tmp_path: Path) -> None:
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_schema_3_database_gets_the_fact_tables_and_is_classified_again(tmp_path: Path) -> None:
+    path = tmp_path / "v3.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE schema_version (version INTEGER)")
+        for number, sql in enumerate(MIGRATIONS[:3]):
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?)", [number + 1])
+        con.execute(
+            "INSERT INTO step_classes VALUES ('github', 'a/b', '1', 1, 'test', 'pytest', NULL, NULL, NULL)"
+        )
+        con.execute("INSERT INTO classification_state VALUES ('old', now())")
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.con.execute("SELECT count(*) FROM step_classes").fetchone() == (0,)
+        assert store.con.execute("SELECT count(*) FROM classification_state").fetchone() == (0,)
+        for table in ("step_facts", "job_facts"):
+            assert store.con.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+        # Derived data: the same step may be written again without a key violation.
+        row = "('github', 'a/b', '1', 1, 'test', 'pytest', NULL, NULL, NULL)"
+        store.con.execute(f"INSERT INTO step_classes VALUES {row}, {row}")
