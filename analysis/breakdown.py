@@ -100,7 +100,8 @@ def period_frames(filters: Filters) -> tuple[str, list[Any]]:
     where, params = filters.sql()
     sql = f"""
     jf AS (
-        SELECT j.provider, j.project, j.job_id, j.run_id, j.attempt, j.name AS job,
+        SELECT hash(j.provider, j.project, j.job_id) AS jid,
+               j.provider, j.project, j.job_id, j.run_id, j.attempt, j.name AS job,
                coalesce(r.pipeline, r.pipeline_path, '(unknown pipeline)') AS pipeline,
                j.queued_s, j.created_at,
                CASE WHEN j.finished_at >= j.started_at
@@ -112,8 +113,8 @@ def period_frames(filters: Filters) -> tuple[str, list[Any]]:
     ),
     st AS (
         SELECT jf.provider, jf.project, jf.pipeline, jf.job, jf.job_id, jf.run_id, jf.attempt,
-               cs.name AS step, cs.category, cs.rule, coalesce(cs.duration_s, 0) AS seconds
-        FROM classified_steps cs JOIN jf USING (provider, project, job_id)
+               sf.name AS step, sf.category, sf.rule, coalesce(sf.duration_s, 0) AS seconds
+        FROM step_facts sf JOIN jf USING (jid)
     ),
     covered AS (
         SELECT provider, project, job_id, sum(seconds) AS seconds FROM st GROUP BY ALL

@@ -1,8 +1,8 @@
 """What the dashboard explores beyond the report: filter options, trends, splits, drill-downs.
 
-Every function here is one or a few aggregated DuckDB queries over the same job/step frames that
-:func:`ci_profile.analysis.breakdown.build_report` uses (its ``period_frames``: jobs joined to runs,
-steps joined to ``classified_steps``, queue waits and unaccounted job time as slices), so a
+Every function here is one or a few aggregated DuckDB queries over the same job/step frames as
+:func:`ci_profile.analysis.breakdown.build_report` (``period_frames``: jobs joined to runs, their
+``step_facts``, queue waits and unaccounted job time as slices), so a
 figure on a dashboard page adds up to the same seconds as the report. Results are plain lists
 of dicts (JSON-able, cheap to cache); nothing here imports streamlit or plotly.
 

@@ -1,9 +1,9 @@
-"""A selection's rows in memory, so that a dashboard page's many queries do not each pay for
-joining millions of steps to their classes.
+"""A selection's rows in memory, so that a dashboard page's many queries do not each visit the
+file and scan all of its history.
 
 :func:`snapshot` copies out of the database what one selection (:class:`Filters`) can touch: its
-jobs, every attempt of their runs and the pipeline files those ran, and their
-``classified_steps`` (the stored view's own definition evaluated over just those jobs' steps).
+jobs, every attempt of their runs and the pipeline files those ran, and their ``step_facts`` and
+``job_facts`` (``analysis.facts``: classified steps keyed by the job hash).
 :meth:`Snapshot.connect` registers the copies under the store's names in an in-memory DuckDB,
 where ``build_report`` (its what-if included) and every query of ``ci_profile.analysis.explore``
 and ``timeline`` give the same answers as on the file, for filters at least as narrow as the
@@ -12,7 +12,6 @@ snapshot's.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +22,10 @@ from ci_profile.analysis.facts import JID
 SNAPSHOT_TABLES = (
     "jobs",
     "runs",
-    "classified_steps",
     "pipeline_files",
     "step_facts",
     "job_facts",
 )
-_VIEW_HEAD = re.compile(r"^\s*CREATE\s+VIEW\s+\S+\s+AS\s+", re.IGNORECASE)
 _RUN_OF_JOB = (
     "r.provider = j.provider AND r.project = j.project AND r.run_id = j.run_id "
     "AND r.attempt = j.attempt"
@@ -37,18 +34,16 @@ _RUN_OF_JOB = (
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The rows a selection can touch, in memory: its jobs, every attempt of their runs, and
-    their classified steps (the ``classified_steps`` view evaluated once).
+    """The rows a selection can touch, in memory: its jobs, every attempt of their runs, the
+    files they ran, and their step and job facts.
 
-    Every query of this module and ``build_report`` gives the same answer on
-    :meth:`connect` as on the database for filters at least as narrow as the snapshot's, in
-    milliseconds instead of seconds: on a big database the cost is joining ten million steps
-    to their classes, and a snapshot pays it once per selection instead of once per query.
+    Every query of ``explore`` and ``build_report`` gives the same answer on :meth:`connect` as
+    on the database for filters at least as narrow as the snapshot's; the file is visited
+    once per selection instead of once per query.
     """
 
     jobs: Any  # pyarrow.Table
     runs: Any
-    classified_steps: Any
     pipeline_files: Any  # those the runs ran (the critical path reads their `needs:`)
     step_facts: Any  # analysis.facts of the jobs
     job_facts: Any
@@ -90,31 +85,6 @@ def snapshot(con: duckdb.DuckDBPyConnection, filters: Filters) -> Snapshot:
             ON pf.provider = k.provider AND pf.project = k.project
            AND pf.path = k.pipeline_path AND pf.sha = k.sha"""
     ).to_arrow_table()
-    view = con.execute(
-        "SELECT sql FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND view_name = 'classified_steps'"
-    ).fetchone()
-    body = _VIEW_HEAD.sub("", str(view[0]), count=1) if view else ""
-    if where == "TRUE":
-        steps = con.execute(f"SELECT * FROM {main}.classified_steps").to_arrow_table()
-    elif body and body != str(view[0] if view else ""):
-        # The view's own definition over the selected jobs' steps and classes: temp tables of
-        # the same names shadow the stored ones inside a temp view.
-        for table in ("steps", "step_classes"):
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {table} AS
-                SELECT x.* FROM {main}.{table} x
-                SEMI JOIN _snap_jobs k ON x.provider = k.provider AND x.project = k.project
-                                      AND x.job_id = k.job_id"""
-            )
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _snap_classified AS {body}")
-        steps = con.execute("SELECT * FROM _snap_classified").to_arrow_table()
-    else:
-        steps = con.execute(
-            f"""SELECT cs.* FROM {main}.classified_steps cs
-            SEMI JOIN _snap_jobs k ON cs.provider = k.provider AND cs.project = k.project
-                                  AND cs.job_id = k.job_id"""
-        ).to_arrow_table()
     con.execute(f"CREATE OR REPLACE TEMP TABLE _snap_jids AS SELECT {JID} AS jid FROM _snap_jobs")
     facts = {
         table: con.execute(
@@ -122,4 +92,4 @@ def snapshot(con: duckdb.DuckDBPyConnection, filters: Filters) -> Snapshot:
         ).to_arrow_table()
         for table in ("step_facts", "job_facts")
     }
-    return Snapshot(jobs=jobs, runs=runs, classified_steps=steps, pipeline_files=files, **facts)
+    return Snapshot(jobs=jobs, runs=runs, pipeline_files=files, **facts)
