@@ -92,7 +92,7 @@ def measure(db: str) -> list[tuple[str, str, float]]:
         selections = [("selection", scope)] + ([("previous period", previous)] if previous else [])
         for which, selection in selections:
             took, snaps[selection] = _timed(lambda s=selection: read(db, lambda c: snapshot(c, s)))
-            rows = snaps[selection].classified_steps.num_rows
+            rows = snaps[selection].step_facts.num_rows
             results.append((label, f"snapshot of the {which} ({rows:,} steps)", took))
         runs = on_snapshot(snaps[scope], "runs", scope, limit=1)
         key = RunKey(runs[0]["provider"], runs[0]["project"], runs[0]["run_id"], runs[0]["attempt"])
