@@ -15,7 +15,7 @@ from ci_profile.core import config
 from ci_profile.core.errors import MigrationError, StoreError, UsageError
 from ci_profile.core.store import Store
 from ci_profile.core.times import parse_duration
-from ci_profile.migrate import evidence, publish, render
+from ci_profile.migrate import evidence, mirrord, publish, render
 from ci_profile.migrate.model import Plan
 from ci_profile.migrate.plan import build_plan, unified_diff
 from ci_profile.migrate.plan import write as write_changes
@@ -43,7 +43,7 @@ def _plan(
         plan.notes.append(f"no database at {path}: findings carry no measured time")
         return plan
     if plan.findings:
-        with Store.open(path, read_only=True) as store:
+        with Store.open(path, read_only=path != ":memory:") as store:
             evidence.attach(plan, store.con, repo_dir, project=project, session_start_s=start)
     return plan
 
@@ -167,9 +167,11 @@ def pr_command(
             f"nothing to migrate in {repo_dir} for {provider}; nothing was changed"
         )
     plan.findings = [f for f in plan.findings if f.provider == provider]
-    configs = {f.config_file for f in rewrites}
     files = {f.file for f in rewrites}
-    changes = tuple(c for c in plan.changes if c.path in files or c.path in configs)
+    for finding in rewrites:
+        if finding.config_file is not None:
+            files |= {finding.config_file, mirrord.script_name(finding.config_file)}
+    changes = tuple(c for c in plan.changes if c.path in files)
     title = render.pr_title(plan)
     proposal = publish.Proposal(
         branch=branch,

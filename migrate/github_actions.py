@@ -44,7 +44,7 @@ _K8S_MATRIX = re.compile(r"k8s|kubernetes|kind|node[_-]?image|k3s", re.I)
 class JobResult:
     finding: Finding
     edits: tuple[Edit, ...] = ()
-    config_text: str | None = None
+    files: tuple[tuple[str, str], ...] = ()  # .mirrord/ config and start script
 
 
 def _step_text(step: StepDef) -> str:
@@ -191,6 +191,10 @@ def _scan_job(
                         f"`{line.strip()}`" + (f" ({', '.join(sorted(inner))})" if inner else "")
                     )
     if not patterns and not hidden:
+        if signatures.packages_chart(runs):
+            return JobResult(
+                _finding(path, job, set(), "skip", "packages a Helm chart; installs nothing")
+            )
         if re.search(r"^\s*#\s*services:", job_text, re.M):
             return JobResult(
                 _finding(path, job, set(), "skip", "its `services:` are commented out")
@@ -377,10 +381,14 @@ def _rewrite(
         reason=_reason(job, removed, service_images),
         config_file=config_file,
         target=target,
-        manual_tasks=_manual_tasks(job, node, target, service_images, job_text),
+        manual_tasks=_manual_tasks(node, target, service_images, job_text, config_file),
         suggestions=_suggestions(service_images, node, job_text),
     )
-    return JobResult(finding, tuple(_merge(edits)), mirrord.config_text(target))
+    files = (
+        (config_file, mirrord.config_text(target)),
+        (mirrord.script_name(config_file), mirrord.start_script(job.key, config_file)),
+    )
+    return JobResult(finding, tuple(_merge(edits)), files)
 
 
 def _merge(edits: list[Edit]) -> list[Edit]:
@@ -423,13 +431,7 @@ def _start_steps(
     indent: int, config_file: str, target: Target, key_on_step: bool
 ) -> tuple[str, ...]:
     pad = " " * indent
-    start = "\n".join(
-        (
-            f'test -n "$APP_COMMAND" || {{ echo "::error::set the repository variable '
-            f'{mirrord.APP_COMMAND_VARIABLE} (how the service starts on the runner)"; exit 1; }}',
-            f'mirrord ci start -f {config_file} -- bash -c "$APP_COMMAND"',
-        )
-    )
+    start = f"mirrord ci start -f {config_file} -- sh {mirrord.script_name(config_file)}"
     wait = (
         f"timeout 120 bash -c 'until curl -sS -o /dev/null http://localhost:{target.port}/; "
         "do sleep 2; done'"
@@ -445,9 +447,7 @@ def _start_steps(
         f"{pad}- name: Install mirrord {mirrord.MIRRORD_VERSION}",
         *_run_lines(pad, mirrord.INSTALL_COMMAND),
         f"{pad}- name: Start the service with mirrord",
-        f"{pad}  env:",
-        f"{pad}    APP_COMMAND: ${{{{ vars.{mirrord.APP_COMMAND_VARIABLE} }}}}",
-        *session_env,
+        *([f"{pad}  env:", *session_env] if session_env else []),
         *_run_lines(pad, start),
         f"{pad}- name: Wait for the service",
         *_run_lines(pad, wait),
@@ -492,15 +492,14 @@ def _env_pointing_at(job_text: str, services: dict[str, str]) -> list[str]:
 
 
 def _manual_tasks(
-    job: JobDef, node: CommentedMap, target: Target, services: dict[str, str], job_text: str
+    node: CommentedMap, target: Target, services: dict[str, str], job_text: str, config_file: str
 ) -> tuple[str, ...]:
     tasks = [
         f"create the secret `{mirrord.KUBECONFIG_SECRET}`: a base64 kubeconfig for a CI service "
         "account bound to the `mirrord-operator-ci` role (or use your cloud's credentials action)",
-        f"set the repository variable `{mirrord.APP_COMMAND_VARIABLE}`: how the service starts on "
-        "the runner",
+        f"write how the service starts on the runner into `{mirrord.script_name(config_file)}`",
         f"confirm the target `{target.workload}` in namespace `{target.namespace}`, port "
-        f"{target.port} (in `{mirrord.config_name('x', job.key).split('/')[0]}/`)",
+        f"{target.port} (in `{config_file}`)",
         "tests that go through staging must send `baggage: mirrord-session=$MIRRORD_KEY`, and "
         "services in between must propagate it",
     ]

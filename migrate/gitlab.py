@@ -33,7 +33,7 @@ _SCRIPT_KEYS = ("before_script", "script", "after_script")
 class JobResult:
     finding: Finding
     edits: tuple[Edit, ...] = ()
-    config_text: str | None = None
+    files: tuple[tuple[str, str], ...] = ()  # .mirrord/ config and start script
 
 
 def _finding(job: GitLabJob, patterns: set[str], action: Action, reason: str) -> Finding:
@@ -103,10 +103,12 @@ def _scan_job(
         )
     hidden = next((h for line in scripts if (h := signatures.hidden_provisioning(line))), None)
     if not patterns - {signatures.SERVICES} and not databases and not hidden:
+        if signatures.packages_chart(scripts):
+            return JobResult(
+                _finding(job, set(), "skip", "packages a Helm chart; installs nothing")
+            )
         if re.search(r"^\s*#\s*services:", job_text, re.M):
             return JobResult(_finding(job, set(), "skip", "its `services:` are commented out"))
-        if not job.services:
-            return None
         return None
     if signatures.load_test(scripts):
         return JobResult(
@@ -280,9 +282,7 @@ def _rewrite(
         'test -n "$KUBECONFIG" || { echo "set a File-type CI/CD variable KUBECONFIG '
         '(a kubeconfig for the shared cluster)"; exit 1; }',
         f"curl -fsSL {mirrord.INSTALL_URL} | VERSION=$MIRRORD_VERSION bash",
-        f'test -n "${mirrord.APP_COMMAND_VARIABLE}" || {{ echo "set the CI/CD variable '
-        f'{mirrord.APP_COMMAND_VARIABLE} (how the service starts)"; exit 1; }}',
-        f'mirrord ci start -f {config_file} -- sh -c "${mirrord.APP_COMMAND_VARIABLE}"',
+        f"mirrord ci start -f {config_file} -- sh {mirrord.script_name(config_file)}",
         f"timeout 120 sh -c 'until curl -sS -o /dev/null http://localhost:{target.port}/; "
         "do sleep 2; done'",
     )
@@ -313,7 +313,11 @@ def _rewrite(
         manual_tasks=_manual_tasks(job, target, variables),
         suggestions=_suggestions(job, variables),
     )
-    return JobResult(finding, tuple(_ordered(edits)), mirrord.config_text(target))
+    files = (
+        (config_file, mirrord.config_text(target)),
+        (mirrord.script_name(config_file), mirrord.start_script(job.key, config_file)),
+    )
+    return JobResult(finding, tuple(_ordered(edits)), files)
 
 
 def _ordered(edits: list[Edit]) -> list[Edit]:
@@ -345,8 +349,8 @@ def _manual_tasks(job: GitLabJob, target: Target, variables: Any) -> tuple[str, 
     tasks = [
         "create a File-type CI/CD variable `KUBECONFIG`: a kubeconfig for a CI service account "
         "bound to the `mirrord-operator-ci` role (or use the GitLab agent's context)",
-        f"set the CI/CD variable `{mirrord.APP_COMMAND_VARIABLE}`: how the service starts in the "
-        "job",
+        "write how the service starts in the job into "
+        f"`{mirrord.script_name(mirrord.config_name(job.path, job.key))}`",
         f"confirm the target `{target.workload}` in namespace `{target.namespace}`, port "
         f"{target.port}",
         "tests that go through staging must send `baggage: mirrord-session=$MIRRORD_KEY`, and "

@@ -22,7 +22,6 @@ INSTALL_URL = "https://raw.githubusercontent.com/metalbear-co/mirrord/main/scrip
 INSTALL_COMMAND = f"curl -fsSL {INSTALL_URL} | VERSION={MIRRORD_VERSION} bash"
 HEADER_FILTER = "^baggage: .*mirrord-session={{ key }}.*$"
 KUBECONFIG_SECRET = "KUBECONFIG_DATA"
-APP_COMMAND_VARIABLE = "MIRRORD_APP_COMMAND"
 CONFIG_DIR = ".mirrord"
 
 
@@ -32,6 +31,24 @@ def config_name(pipeline_file: str, job: str) -> str:
     stem = re.sub(r"(\.gitlab-ci)?\.ya?ml$", "", stem).lstrip(".") or "gitlab"
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{stem}-{job}").strip("-").lower()
     return f"{CONFIG_DIR}/{slug}.json"
+
+
+def script_name(config_file: str) -> str:
+    """The start script next to a config: ``.mirrord/ci-e2e.json`` -> ``.mirrord/ci-e2e.sh``."""
+    return config_file.removesuffix(".json") + ".sh"
+
+
+def start_script(job: str, config_file: str) -> str:
+    """What ``mirrord ci start`` runs: how the service starts on the runner. Only the team knows
+    (the removed environment ran it as an image), so it fails, saying so, until it is written."""
+    return (
+        "#!/bin/sh\n"
+        f"# How job `{job}` starts the service under test on the CI runner; mirrord runs it\n"
+        f"# (`mirrord ci start -f {config_file}`) with the target's network, env and files.\n"
+        "# Replace the two lines below with the command, e.g. `exec go run ./cmd/server`.\n"
+        f'echo "{script_name(config_file)}: write how the service starts" >&2\n'
+        "exit 1\n"
+    )
 
 
 def config(target: Target) -> dict[str, Any]:

@@ -142,11 +142,7 @@ def build_plan(repo: Path, namespace: str = "staging") -> Plan:
 
 
 def _configs(results: list[github_actions.JobResult] | list[gitlab.JobResult]) -> dict[str, str]:
-    return {
-        r.finding.config_file: r.config_text
-        for r in results
-        if r.finding.config_file is not None and r.config_text is not None
-    }
+    return {name: content for r in results for name, content in r.files}
 
 
 def _github_spans(path: str) -> Callable[[str], dict[str, tuple[int, int]]]:
