@@ -91,6 +91,8 @@ def publish_github(repo_name: str, token: Secret | None, api_url: str, proposal:
             f"branch `{proposal.branch}` already exists in {repo_name}; pass --force-branch to "
             "replace it, or --branch NAME"
         )
+    for change in proposal.changes:
+        _check_unchanged(change, _github_text(repo, change.path, base_sha, token), base)
     base_commit = _gh(lambda: repo.get_git_commit(base_sha), "read the base commit", token)
     elements = [
         github.InputGitTreeElement(change.path, "100644", "blob", content=change.after)
@@ -129,6 +131,27 @@ def publish_github(repo_name: str, token: Secret | None, api_url: str, proposal:
             _gh(ref.delete, f"delete branch `{proposal.branch}` after the failure", token)
         raise
     return str(pull.html_url)
+
+
+def _check_unchanged(change: FileChange, remote: str | None, base: str) -> None:
+    """The plan rewrote the local copy: refuse when the base branch holds something else."""
+    if remote != change.before:
+        state = "does not exist" if remote is None else "differs from the local copy"
+        if change.before is None:
+            state = "already exists"
+        raise PublishError(f"{change.path} {state} on `{base}`; update the checkout and plan again")
+
+
+def _github_text(repo: Any, path: str, ref: str, token: Secret | None) -> str | None:
+    try:
+        content = repo.get_contents(path, ref=ref)
+    except github.UnknownObjectException:
+        return None
+    except github.GithubException as exc:
+        _github_error(exc, f"read {path}", token)
+    if isinstance(content, list):
+        return ""  # a directory: never what the plan wrote
+    return str(content.decoded_content.decode("utf-8", errors="replace"))
 
 
 def _branch_exists_github(repo: Any, branch: str, token: Secret | None) -> bool:
@@ -174,6 +197,16 @@ def _access_level(permissions: Any) -> int:
     return max(levels)
 
 
+def _gitlab_text(project: Any, path: str, ref: str, token: Secret) -> str | None:
+    try:
+        file = project.files.get(file_path=path, ref=ref)
+    except gitlab.exceptions.GitlabGetError as exc:
+        if exc.response_code == 404:
+            return None
+        _gitlab_error(exc, f"read {path}", token)
+    return bytes(file.decode()).decode("utf-8", errors="replace")
+
+
 def publish_gitlab(project_path: str, token: Secret | None, url: str, proposal: Proposal) -> str:
     """Create the branch with one commit, and the merge request; returns the MR's URL."""
     if token is None:
@@ -203,6 +236,8 @@ def publish_gitlab(project_path: str, token: Secret | None, url: str, proposal: 
             f"branch `{proposal.branch}` already exists in {project_path}; pass --force-branch "
             "to replace it, or --branch NAME"
         )
+    for change in proposal.changes:
+        _check_unchanged(change, _gitlab_text(project, change.path, base, token), base)
     if exists:
         _gl(lambda: project.branches.delete(proposal.branch), "replace the branch", token)
     actions = [

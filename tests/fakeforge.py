@@ -7,6 +7,7 @@ stopped by the context manager that started it.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class ForgeState:
     refuse_writes: bool = False  # answer 403 to every write (a read-only token)
     requests: list[Recorded] = field(default_factory=list)
     pulls: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # on the default branch
     commits: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -119,6 +121,11 @@ def _github(server: _Server, method: str, path: str, body: Any) -> tuple[int, An
         if name not in state.branches:
             return 404, {"message": "Branch not found"}
         return 200, {"name": name, "commit": {"sha": state.branches[name], "url": repo}}
+    if method == "GET" and rest.startswith("/contents/"):
+        name = unquote(rest[len("/contents/") :].split("?", 1)[0])
+        if name not in state.files:
+            return 404, {"message": "Not Found"}
+        return 200, _content(repo, name, state.files[name])
     if method == "GET" and rest.startswith("/git/commits/"):
         sha = rest.rsplit("/", 1)[-1]
         return 200, {"sha": sha, "url": f"{repo}/git/commits/{sha}", "tree": {"sha": "tree0"}}
@@ -156,6 +163,20 @@ def _github(server: _Server, method: str, path: str, body: Any) -> tuple[int, An
     return 404, {"message": "Not Found"}
 
 
+def _content(repo: str, name: str, text: str) -> dict[str, Any]:
+    data = text.encode()
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(data),
+        "name": name.rsplit("/", 1)[-1],
+        "path": name,
+        "content": base64.b64encode(data).decode(),
+        "sha": "blob" + str(len(data)),
+        "url": f"{repo}/contents/{name}",
+    }
+
+
 def _ref(repo: str, name: str, sha: str) -> dict[str, Any]:
     return {
         "ref": f"refs/heads/{name}",
@@ -188,6 +209,17 @@ def _gitlab(server: _Server, method: str, path: str, body: Any) -> tuple[int, An
             del state.branches[name]
             return 204, None
         return 200, {"name": name, "commit": {"id": state.branches[name]}}
+    if method == "GET" and rest.startswith("/repository/files/"):
+        name = unquote(rest[len("/repository/files/") :])
+        if name not in state.files:
+            return 404, {"message": "404 File Not Found"}
+        return 200, {
+            "file_name": name.rsplit("/", 1)[-1],
+            "file_path": name,
+            "encoding": "base64",
+            "content": base64.b64encode(state.files[name].encode()).decode(),
+            "ref": state.default_branch,
+        }
     if method == "POST" and rest == "/repository/commits":
         if body["branch"] in state.branches:
             return 400, {"message": "A branch called this already exists"}

@@ -39,15 +39,25 @@ def warehouse(tmp_path: Path) -> Path:
     return repo
 
 
+def _files(repo: Path) -> dict[str, str]:
+    return {
+        p.relative_to(repo).as_posix(): p.read_text()
+        for p in sorted(repo.rglob("*"))
+        if p.is_file()
+    }
+
+
 @pytest.fixture
-def github() -> Iterator[FakeForge]:
+def github(storefront: Path) -> Iterator[FakeForge]:
     with FakeForge("github") as forge:
+        forge.state.files.update(_files(storefront))
         yield forge
 
 
 @pytest.fixture
-def gitlab() -> Iterator[FakeForge]:
+def gitlab(warehouse: Path) -> Iterator[FakeForge]:
     with FakeForge("gitlab") as forge:
+        forge.state.files.update(_files(warehouse))
         yield forge
 
 
@@ -177,6 +187,24 @@ def test_github_pr_failures_change_nothing(
     assert all(r.method == "GET" or setup == "read-only-token" for r in github.state.requests)
     assert _tree(storefront) == before
     assert token not in result.stderr
+
+
+def test_github_pr_refuses_when_the_base_branch_moved_on(
+    storefront: Path, github: FakeForge, demo_db: Path
+) -> None:
+    github.state.files[".github/workflows/ci.yml"] += "# a newer commit on main\n"
+    result = _github_pr(storefront, github, demo_db)
+    assert_one_line_error(result, 7, ".github/workflows/ci.yml differs from the local copy")
+    assert github.state.writes == []
+
+
+def test_gitlab_mr_refuses_when_a_config_exists_remotely(
+    warehouse: Path, gitlab: FakeForge, demo_db: Path
+) -> None:
+    gitlab.state.files[".mirrord/gitlab-integration.json"] = "{}\n"
+    result = _gitlab_mr(warehouse, gitlab, demo_db)
+    assert_one_line_error(result, 7, ".mirrord/gitlab-integration.json already exists")
+    assert gitlab.state.writes == []
 
 
 def test_github_pr_without_token_says_so(
