@@ -58,16 +58,23 @@ def _step_patterns(step: StepDef) -> set[str]:
 
 def _local_action_patterns(uses: str, repo: Path) -> set[str]:
     """Patterns inside a local composite action (``uses: ./.github/actions/x``)."""
-    base = repo / uses.removeprefix("./")
+    base = _inside(repo, uses.split("@", 1)[0])
     for name in ("action.yml", "action.yaml"):
-        file = base / name
-        if file.is_file():
+        file = base / name if base is not None else None
+        if file is not None and file.is_file():
             text = file.read_text(encoding="utf-8", errors="replace")
             found = signatures.command_patterns(text)
             for match in re.finditer(r"uses:\s*(\S+)", text):
                 found |= signatures.action_patterns(match.group(1))
             return found
     return set()
+
+
+def _inside(repo: Path, relative: str) -> Path | None:
+    """``relative`` within the repository, or None when it points outside it."""
+    root = repo.resolve()
+    candidate = (root / relative).resolve()
+    return candidate if candidate.is_relative_to(root) else None
 
 
 def _script_patterns(command: str, repo: Path) -> set[str]:
@@ -84,8 +91,9 @@ def _script_patterns(command: str, repo: Path) -> set[str]:
             return signatures.command_patterns(body.group(1)) if body else set()
         return set()
     script = re.match(r"^\s*(?:bash\s+|sh\s+)?(\.{0,2}/?[\w./-]+\.sh)\b", command)
-    if script and (repo / script.group(1)).is_file():
-        return signatures.command_patterns((repo / script.group(1)).read_text(errors="replace"))
+    file = _inside(repo, script.group(1)) if script else None
+    if file is not None and file.is_file():
+        return signatures.command_patterns(file.read_text(encoding="utf-8", errors="replace"))
     return set()
 
 
@@ -133,13 +141,10 @@ def _scan_job(
     uses = [s.uses for s in job.steps if s.uses]
     job_text = "\n".join(lines[job.line_start - 1 : job.line_end])
     if job.uses:
-        hint = signatures.hidden_provisioning(job.uses) or (
-            job.uses
-            if re.search(r"e2e|integration|kind|cluster|env|test", job.uses, re.I)
-            else None
-        )
-        if hint is None:
-            return None
+        if not re.search(
+            r"e2e|integration|kind|k3d|minikube|cluster|compose|env|test", job.uses, re.I
+        ):
+            return None  # a reusable workflow that does not look like a test environment
         return JobResult(
             _finding(
                 path,
@@ -381,7 +386,9 @@ def _rewrite(
         reason=_reason(job, removed, service_images),
         config_file=config_file,
         target=target,
-        manual_tasks=_manual_tasks(node, target, service_images, job_text, config_file),
+        manual_tasks=_manual_tasks(
+            node, target, service_images, job_text, config_file, _runs_on(node)
+        ),
         suggestions=_suggestions(service_images, node, job_text),
     )
     files = (
@@ -491,8 +498,18 @@ def _env_pointing_at(job_text: str, services: dict[str, str]) -> list[str]:
     return names
 
 
+def _runs_on(node: CommentedMap) -> str:
+    value = node.get("runs-on")
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
+
+
 def _manual_tasks(
-    node: CommentedMap, target: Target, services: dict[str, str], job_text: str, config_file: str
+    node: CommentedMap,
+    target: Target,
+    services: dict[str, str],
+    job_text: str,
+    config_file: str,
+    runs_on: str,
 ) -> tuple[str, ...]:
     tasks = [
         f"create the secret `{mirrord.KUBECONFIG_SECRET}`: a base64 kubeconfig for a CI service "
@@ -511,6 +528,13 @@ def _manual_tasks(
         )
     if re.search(r"\bkafka\b", job_text, re.I):
         tasks.append("Kafka came from the removed environment: consider `split_queues` (Operator)")
+    if (
+        "self-hosted" in runs_on
+        and signatures.command_patterns(job_text) & signatures.CLUSTER_PATTERNS
+    ):
+        tasks.append(
+            f"the job runs on `{runs_on}`, sized for its own cluster: a smaller runner may do now"
+        )
     if "concurrency" in node:
         tasks.append(
             "the job already has a `concurrency:` group: make sure it serialises runs on the target"
