@@ -55,7 +55,8 @@ def attach(
         name = _project(con, provider, repo, project)
         if name is None:
             plan.notes.append(
-                f"no {provider} runs of {project or repo.resolve().name} in the database: "
+                f"no {provider} runs of {project or '/'.join(repo.resolve().parts[-2:])} in the "
+                "database: "
                 "findings carry no measured time (pass --project OWNER/REPO)"
             )
             continue
