@@ -20,7 +20,7 @@ from ci_profile.core.pipelines import JobDef, StepDef, parse_github_workflow
 from ci_profile.migrate import mirrord, signatures
 from ci_profile.migrate.model import Action, Finding, Target
 from ci_profile.migrate.textedit import Edit, attached_start, indent_of, plain_lines
-from ci_profile.migrate.yamldoc import is_block, key_spans, load
+from ci_profile.migrate.yamldoc import is_block, key_line, key_spans, load
 from ruamel.yaml.comments import CommentedMap
 
 SESSION_KEY = "ci-${{ github.run_id }}-${{ github.run_attempt }}"
@@ -347,9 +347,9 @@ def _rewrite(
             f"{pad}  cancel-in-progress: false",
         ]
     env = node.get("env")
-    if "env" in spans and is_block(env) and spans["env"][1] > spans["env"][0]:
+    if "env" in spans and is_block(env) and env:
         env_start = spans["env"][0]
-        entry_indent = indent_of(lines[env_start])
+        entry_indent = indent_of(lines[key_line(env, next(iter(env))) - 1])
         edits.append(
             Edit(env_start + 1, env_start, (f"{' ' * entry_indent}MIRRORD_KEY: {SESSION_KEY}",))
         )
@@ -438,7 +438,11 @@ def _start_steps(
     indent: int, config_file: str, target: Target, key_on_step: bool
 ) -> tuple[str, ...]:
     pad = " " * indent
-    start = f"mirrord ci start -f {config_file} -- sh {mirrord.script_name(config_file)}"
+    # From the workspace root: `defaults.run.working-directory` may point elsewhere.
+    root = '"$GITHUB_WORKSPACE"/'
+    start = (
+        f"mirrord ci start -f {root}{config_file} -- sh {root}{mirrord.script_name(config_file)}"
+    )
     wait = (
         f"timeout 120 bash -c 'until curl -sS -o /dev/null http://localhost:{target.port}/; "
         "do sleep 2; done'"

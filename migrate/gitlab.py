@@ -22,7 +22,7 @@ from ci_profile.core.gitlab_ci import GitLabCI, GitLabJob
 from ci_profile.migrate import mirrord, signatures
 from ci_profile.migrate.model import Action, Finding, Target
 from ci_profile.migrate.textedit import Edit, attached_start, indent_of, plain_lines
-from ci_profile.migrate.yamldoc import is_block, item_spans, load, single_quoted
+from ci_profile.migrate.yamldoc import is_block, item_spans, key_line, load, single_quoted
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 SESSION_KEY = "ci-$CI_PIPELINE_ID-$CI_JOB_ID"
@@ -243,7 +243,9 @@ def _rewrite(
     if "after_script" in spans and not (isinstance(after, CommentedSeq) and is_block(after)):
         return JobResult(_finding(job, patterns, "manual", "`after_script:` is not a block list"))
     variables = node.get("variables")
-    if "variables" in spans and not (isinstance(variables, CommentedMap) and is_block(variables)):
+    if "variables" in spans and not (
+        isinstance(variables, CommentedMap) and is_block(variables) and variables
+    ):
         return JobResult(_finding(job, patterns, "manual", "`variables:` is not a block mapping"))
     job_text = "\n".join(lines[job.line_start - 1 : job.line_end])
     target = _target(job, job_text, repo, namespace)
@@ -268,7 +270,7 @@ def _rewrite(
     session_vars = [f'MIRRORD_VERSION: "{mirrord.MIRRORD_VERSION}"', f"MIRRORD_KEY: {SESSION_KEY}"]
     if "variables" in spans:
         var_start = spans["variables"][0]
-        entry_indent = indent_of(lines[var_start])
+        entry_indent = indent_of(lines[key_line(variables, next(iter(variables))) - 1])
         edits.append(
             Edit(var_start + 1, var_start, tuple(f"{' ' * entry_indent}{v}" for v in session_vars))
         )
@@ -282,7 +284,8 @@ def _rewrite(
         'test -n "$KUBECONFIG" || { echo "set a File-type CI/CD variable KUBECONFIG '
         '(a kubeconfig for the shared cluster)"; exit 1; }',
         f"curl -fsSL {mirrord.INSTALL_URL} | VERSION=$MIRRORD_VERSION bash",
-        f"mirrord ci start -f {config_file} -- sh {mirrord.script_name(config_file)}",
+        f'mirrord ci start -f "$CI_PROJECT_DIR/{config_file}" -- '
+        f'sh "$CI_PROJECT_DIR/{mirrord.script_name(config_file)}"',
         f"timeout 120 sh -c 'until curl -sS -o /dev/null http://localhost:{target.port}/; "
         "do sleep 2; done'",
     )
@@ -290,7 +293,8 @@ def _rewrite(
     edits.append(
         Edit(first_item, first_item - 1, tuple(f"{item_pad}- {single_quoted(c)}" for c in commands))
     )
-    stop = f"{item_pad}- mirrord ci stop"
+    # `|| true`: a failed stop must not skip the job's own after_script lines.
+    stop = f"{item_pad}- {single_quoted('mirrord ci stop || true')}"
     if "after_script" in spans:
         after_start = spans["after_script"][0] + 1
         edits.append(Edit(after_start, after_start - 1, (stop,)))
