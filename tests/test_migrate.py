@@ -177,6 +177,24 @@ def test_demo_then_plan_shows_measured_findings(tmp_path: Path) -> None:
         assert all(f["reason"] for f in findings.values())
     kind = findings_of(tmp_path, "github/acme/payments-api")["e2e-kind"]["evidence"]
     assert kind["environment_median_s"] > 300 and kind["saving_per_run_s"] > 0
+    # The saving is the environment minus (at least) the session start, never more.
+    assert kind["saving_per_run_s"] <= kind["environment_median_s"] - kind["session_start_s"]
+    assert kind["environment_median_s"] <= kind["environment_p90_s"]
+    slower = run(
+        [
+            "migrate",
+            "plan",
+            "--repo-dir",
+            str(SAMPLE / "github/acme/payments-api"),
+            "--format",
+            "json",
+            "--session-start-cost",
+            "2m",
+        ],
+        cwd=tmp_path,
+    )
+    costly = {f["job"]: f for f in json.loads(slower.stdout)}["e2e-kind"]["evidence"]
+    assert costly["saving_per_run_s"] == pytest.approx(kind["saving_per_run_s"] - 100, abs=1)
 
 
 def findings_of(cwd: Path, repo: str) -> dict[str, dict[str, object]]:

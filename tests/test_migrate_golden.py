@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,20 @@ def test_write_produces_golden_files_and_nothing_else(case: tuple[Path, Path]) -
     for path, content in expected.items():
         assert after[path] == content, path
     assert set(before) <= set(after)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_the_diff_applies_with_git_to_the_same_result(
+    case: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, repo = case
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy)
+    _plan(repo, "--write")
+    diff = source / "expected.diff"
+    if diff.stat().st_size:
+        subprocess.run(["git", "apply", str(diff)], cwd=copy, check=True, capture_output=True)
+    assert _tree(copy) == _tree(repo)
 
 
 def test_second_write_changes_nothing(case: tuple[Path, Path]) -> None:
