@@ -14,26 +14,18 @@ docker:dind) and the script lines that start or stop the environment, and gains 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ci_profile.core.gitlab_ci import GitLabCI, GitLabJob
 from ci_profile.migrate import mirrord, signatures
-from ci_profile.migrate.model import Action, Finding, Target
+from ci_profile.migrate.model import Action, Finding, JobPlan, Target
 from ci_profile.migrate.textedit import Edit, attached_start, indent_of, plain_lines
 from ci_profile.migrate.yamldoc import is_block, item_spans, key_line, load, single_quoted
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 SESSION_KEY = "ci-$CI_PIPELINE_ID-$CI_JOB_ID"
 _SCRIPT_KEYS = ("before_script", "script", "after_script")
-
-
-@dataclass(frozen=True, slots=True)
-class JobResult:
-    finding: Finding
-    edits: tuple[Edit, ...] = ()
-    files: tuple[tuple[str, str], ...] = ()  # .mirrord/ config and start script
 
 
 def _finding(job: GitLabJob, patterns: set[str], action: Action, reason: str) -> Finding:
@@ -55,10 +47,10 @@ def _own_text(job: GitLabJob, lines: list[str], key: str) -> str:
 
 def scan(
     ci: GitLabCI, texts: dict[str, str], repo: Path, namespace: str = "staging"
-) -> list[JobResult]:
+) -> list[JobPlan]:
     """Every visible job that builds an environment or looks like it does."""
     documents = {path: load(text, path) for path, text in texts.items()}
-    results: list[JobResult] = []
+    results: list[JobPlan] = []
     for job in ci.jobs.values():
         if job.hidden or job.is_trigger or job.path not in texts:
             continue
@@ -74,7 +66,7 @@ def scan(
 
 def _scan_job(
     job: GitLabJob, node: CommentedMap, lines: list[str], repo: Path, namespace: str
-) -> JobResult | None:
+) -> JobPlan | None:
     scripts = [*job.before_script, *job.script, *job.after_script]
     text = "\n".join(scripts)
     patterns = signatures.command_patterns(text)
@@ -86,32 +78,28 @@ def _scan_job(
         patterns.add(signatures.DATABASE)
     job_text = "\n".join(lines[job.line_start - 1 : job.line_end])
     if signatures.mirrord_session(text):
-        return JobResult(_finding(job, patterns, "skip", "already runs through mirrord"))
+        return JobPlan(_finding(job, patterns, "skip", "already runs through mirrord"))
     under_test = signatures.cluster_under_test([text], [])
     if under_test is not None:
-        return JobResult(
-            _finding(job, patterns, "skip", f"the cluster is under test: {under_test}")
-        )
+        return JobPlan(_finding(job, patterns, "skip", f"the cluster is under test: {under_test}"))
     if (
         dind
         and not databases
         and not patterns - {signatures.SERVICES}
         and signatures.only_builds_images(text)
     ):
-        return JobResult(
+        return JobPlan(
             _finding(job, patterns, "skip", "docker-in-docker only builds and pushes images")
         )
     hidden = next((h for line in scripts if (h := signatures.hidden_provisioning(line))), None)
     if not patterns - {signatures.SERVICES} and not databases and not hidden:
         if signatures.packages_chart(scripts):
-            return JobResult(
-                _finding(job, set(), "skip", "packages a Helm chart; installs nothing")
-            )
+            return JobPlan(_finding(job, set(), "skip", "packages a Helm chart; installs nothing"))
         if re.search(r"^\s*#\s*services:", job_text, re.M):
-            return JobResult(_finding(job, set(), "skip", "its `services:` are commented out"))
+            return JobPlan(_finding(job, set(), "skip", "its `services:` are commented out"))
         return None
     if signatures.load_test(scripts):
-        return JobResult(
+        return JobPlan(
             _finding(
                 job,
                 patterns,
@@ -125,7 +113,7 @@ def _scan_job(
         environment = node.get("environment")
         name = environment.get("name") if isinstance(environment, dict) else environment
         if name is not None:
-            return JobResult(
+            return JobPlan(
                 _finding(
                     job,
                     patterns,
@@ -135,7 +123,7 @@ def _scan_job(
             )
         credentials = signatures.cluster_credentials([job_text], [])
         if credentials is not None:
-            return JobResult(
+            return JobPlan(
                 _finding(
                     job,
                     patterns,
@@ -144,9 +132,9 @@ def _scan_job(
                 )
             )
     if not patterns - {signatures.HELM} and signatures.packages_chart(scripts):
-        return JobResult(_finding(job, patterns, "skip", "packages a Helm chart; installs nothing"))
+        return JobPlan(_finding(job, patterns, "skip", "packages a Helm chart; installs nothing"))
     if hidden:
-        return JobResult(
+        return JobPlan(
             _finding(
                 job,
                 patterns,
@@ -156,7 +144,7 @@ def _scan_job(
         )
     inherited = _inherited_source(job, lines)
     if inherited is not None:
-        return JobResult(
+        return JobPlan(
             _finding(
                 job,
                 patterns,
@@ -167,7 +155,7 @@ def _scan_job(
         )
     inside = signatures.tests_inside_environment(text)
     if inside is not None:
-        return JobResult(
+        return JobPlan(
             _finding(
                 job,
                 patterns,
@@ -176,7 +164,7 @@ def _scan_job(
             )
         )
     if job.image and re.match(r"^(docker|alpine)([:@/]|$)", job.image):
-        return JobResult(
+        return JobPlan(
             _finding(
                 job,
                 patterns,
@@ -223,16 +211,16 @@ def _rewrite(
     patterns: set[str],
     repo: Path,
     namespace: str,
-) -> JobResult:
+) -> JobPlan:
     spans = job.spans
     script = node.get("script")
     if "script" not in spans or not isinstance(script, CommentedSeq) or not is_block(script):
-        return JobResult(
+        return JobPlan(
             _finding(job, patterns, "manual", "`script:` is not a block list of this job's own")
         )
     after = node.get("after_script")
     if "after_script" not in spans and job.after_script:
-        return JobResult(
+        return JobPlan(
             _finding(
                 job,
                 patterns,
@@ -241,12 +229,12 @@ def _rewrite(
             )
         )
     if "after_script" in spans and not (isinstance(after, CommentedSeq) and is_block(after)):
-        return JobResult(_finding(job, patterns, "manual", "`after_script:` is not a block list"))
+        return JobPlan(_finding(job, patterns, "manual", "`after_script:` is not a block list"))
     variables = node.get("variables")
     if "variables" in spans and not (
         isinstance(variables, CommentedMap) and is_block(variables) and variables
     ):
-        return JobResult(_finding(job, patterns, "manual", "`variables:` is not a block mapping"))
+        return JobPlan(_finding(job, patterns, "manual", "`variables:` is not a block mapping"))
     job_text = "\n".join(lines[job.line_start - 1 : job.line_end])
     target = _target(job, job_text, repo, namespace)
     config_file = mirrord.config_name(job.path, job.key)
@@ -321,7 +309,7 @@ def _rewrite(
         (config_file, mirrord.config_text(target)),
         (mirrord.script_name(config_file), mirrord.start_script(job.key, config_file)),
     )
-    return JobResult(finding, tuple(_ordered(edits)), files)
+    return JobPlan(finding, tuple(_ordered(edits)), files)
 
 
 def _ordered(edits: list[Edit]) -> list[Edit]:

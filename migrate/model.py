@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ci_profile.migrate.textedit import Edit
+
 Action = Literal["rewrite", "manual", "skip"]
 Provider = Literal["github", "gitlab"]
 
@@ -96,6 +98,16 @@ class Finding:
         if self.evidence is not None:
             out["evidence"] = self.evidence.as_dict()
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class JobPlan:
+    """What scanning one job gives: the finding and, for a rewrite, its edits and new files
+    (the ``.mirrord/`` config and start script, as path -> content)."""
+
+    finding: Finding
+    edits: tuple[Edit, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

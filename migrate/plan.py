@@ -13,7 +13,7 @@ from ci_profile.core.errors import MigrationError, PipelineFileError
 from ci_profile.core.gitlab_ci import ROOT, glob_match, parse_gitlab_ci, parse_includes
 from ci_profile.core.pipelines import parse_github_workflow
 from ci_profile.migrate import github_actions, gitlab
-from ci_profile.migrate.model import FileChange, Finding, Plan
+from ci_profile.migrate.model import FileChange, Finding, JobPlan, Plan
 from ci_profile.migrate.textedit import Edit, apply
 from ci_profile.migrate.verify import check_rewrite
 
@@ -141,7 +141,7 @@ def build_plan(repo: Path, namespace: str = "staging") -> Plan:
     return plan
 
 
-def _configs(results: list[github_actions.JobResult] | list[gitlab.JobResult]) -> dict[str, str]:
+def _configs(results: list[JobPlan]) -> dict[str, str]:
     return {name: content for r in results for name, content in r.files}
 
 

@@ -89,6 +89,21 @@ _HIDDEN = re.compile(
     r"|^\s*(?:bash\s+|sh\s+)?(\.{0,2}/?[\w./-]*\.sh)\b"
 )
 _ENV_HINT = re.compile(r"e2e|integration|kind|k3d|k3s|minikube|cluster|compose|k8s|stack|env", re.I)
+# Steps a migration keeps before the session starts (checkout, toolchains, installs), and
+# commands that run tests.
+SETUP_ACTION = re.compile(
+    r"^(actions/(checkout|setup-\w+|cache)|docker/(setup-\w+-action|login-action)|"
+    r"[\w.-]+/setup-[\w.-]+)@",
+    re.I,
+)
+SETUP_COMMAND = re.compile(
+    r"^\s*(pip3?|python3? -m pip|poetry|uv|npm|yarn|pnpm|npx playwright|go|bundle|gem|"
+    r"composer|cargo|apt-get|sudo apt-get|corepack)\b.*\b(install|ci|download|sync|fetch)\b"
+)
+TEST_COMMAND = re.compile(
+    r"\b(pytest|go test|npm (run )?test|jest|mvn|gradle|playwright test|cargo test|"
+    r"make test|tox|nox|rspec|phpunit|dotnet test)\b"
+)
 _DEPENDENCY_PORTS = frozenset({5432, 3306, 6379, 9092, 27017, 5672, 11211, 9200, 2181})
 _DOCKER_BUILD_ONLY = re.compile(r"^\s*docker\s+(build|push|login|tag|buildx|manifest|pull)\b")
 
