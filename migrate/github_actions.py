@@ -160,7 +160,7 @@ def _scan_job(
                     hidden.append(
                         f"`{line.strip()}`" + (f" ({', '.join(sorted(inner))})" if inner else "")
                     )
-    if not patterns and not hidden:
+    if patterns <= signatures.AUXILIARY and not hidden:
         if signatures.packages_chart(runs):
             return JobPlan(
                 github_finding(path, job, set(), "skip", "packages a Helm chart; installs nothing")
@@ -185,24 +185,24 @@ def _scan_job(
     if (
         not builds_cluster
         and not service_images
-        and not patterns - {signatures.HELM}
+        and not patterns - {signatures.HELM, signatures.HELM_REPO}
         and signatures.packages_chart(runs)
     ):
         return JobPlan(
             github_finding(path, job, patterns, "skip", "packages a Helm chart; installs nothing")
         )
-    if deploys and not builds_cluster:
+    if deploys and not patterns & signatures.THROWAWAY and not hidden:
         credentials = signatures.cluster_credentials([job_text], uses)
-        if credentials is not None:
-            return JobPlan(
-                github_finding(
-                    path,
-                    job,
-                    patterns,
-                    "skip",
-                    f"deploys to a long-lived cluster through {credentials}: nothing to replace",
-                )
+        through = f" through {credentials}" if credentials else " (this job creates none)"
+        return JobPlan(
+            github_finding(
+                path,
+                job,
+                patterns,
+                "skip",
+                f"deploys to a long-lived cluster{through}: nothing to replace",
             )
+        )
     if hidden:
         return JobPlan(
             github_finding(

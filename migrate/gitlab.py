@@ -92,7 +92,7 @@ def _scan_job(
             _finding(job, patterns, "skip", "docker-in-docker only builds and pushes images")
         )
     hidden = next((h for line in scripts if (h := signatures.hidden_provisioning(line))), None)
-    if not patterns - {signatures.SERVICES} and not databases and not hidden:
+    if patterns - {signatures.SERVICES} <= signatures.AUXILIARY and not databases and not hidden:
         if signatures.packages_chart(scripts):
             return JobPlan(_finding(job, set(), "skip", "packages a Helm chart; installs nothing"))
         if re.search(r"^\s*#\s*services:", job_text, re.M):
@@ -107,31 +107,28 @@ def _scan_job(
                 "a load/soak test: run against a shared cluster it would load everyone's staging",
             )
         )
-    builds_cluster = bool(patterns & signatures.CLUSTER_PATTERNS)
     deploys = bool(patterns & {signatures.HELM, signatures.KUBECTL, signatures.SKAFFOLD})
-    if deploys and not builds_cluster and not job.services:
+    if deploys and not patterns & signatures.THROWAWAY and not hidden:
         environment = node.get("environment")
         name = environment.get("name") if isinstance(environment, dict) else environment
-        if name is not None:
-            return JobPlan(
-                _finding(
-                    job,
-                    patterns,
-                    "skip",
-                    f"deploys to a long-lived cluster (environment `{name}`): nothing to replace",
-                )
-            )
         credentials = signatures.cluster_credentials([job_text], [])
-        if credentials is not None:
-            return JobPlan(
-                _finding(
-                    job,
-                    patterns,
-                    "skip",
-                    f"deploys to a long-lived cluster through {credentials}: nothing to replace",
-                )
+        if name is not None:
+            through = f" (environment `{name}`)"
+        elif credentials is not None:
+            through = f" through {credentials}"
+        else:
+            through = " (this job creates none)"
+        return JobPlan(
+            _finding(
+                job,
+                patterns,
+                "skip",
+                f"deploys to a long-lived cluster{through}: nothing to replace",
             )
-    if not patterns - {signatures.HELM} and signatures.packages_chart(scripts):
+        )
+    if not patterns - {signatures.HELM, signatures.HELM_REPO} and signatures.packages_chart(
+        scripts
+    ):
         return JobPlan(_finding(job, patterns, "skip", "packages a Helm chart; installs nothing"))
     if hidden:
         return JobPlan(

@@ -23,6 +23,12 @@ COMPOSE = "docker compose"
 SERVICES = "services"
 DATABASE = "database container"
 WAIT = "wait-for-ready"
+HELM_REPO = "helm repo"
+
+# Removed with an environment, but no environment on their own.
+AUXILIARY = frozenset({WAIT, HELM_REPO})
+# Environments a job builds for itself (a deploy without one goes to a cluster that exists).
+THROWAWAY = frozenset({KIND, MINIKUBE, K3D, COMPOSE, SERVICES, DATABASE})
 
 CLUSTER_PATTERNS = frozenset({KIND, MINIKUBE, K3D})
 
@@ -43,7 +49,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     (r"^\s*kind:\s*Cluster\b", KIND),  # a kind config written by a heredoc
     (r"\bminikube\s+(start|delete|stop|image\s+load|docker-env)\b", MINIKUBE),
     (r"\bk3d\s+(cluster|image)\s+(create|delete|import)\b|get\.k3s\.io", K3D),
-    (r"\bhelm\s+(upgrade\b.*(--install|\s-i\b)|install\b|uninstall\b|delete\b|repo\s+add\b)", HELM),
+    (r"\bhelm\s+(upgrade\b.*(--install|\s-i\b)|install\b|uninstall\b|delete\b)", HELM),
+    (r"\bhelm\s+repo\s+add\b", HELM_REPO),
     (r"\bkubectl\s+(apply|wait|rollout\s+status|create\s+(ns|namespace)\b)", KUBECTL),
     (r"\bskaffold\s+(run|deploy|dev|delete)\b", SKAFFOLD),
     (r"\btilt\s+(ci|up|down)\b", TILT),

@@ -200,3 +200,35 @@ def test_demo_then_plan_shows_measured_findings(tmp_path: Path) -> None:
 def findings_of(cwd: Path, repo: str) -> dict[str, dict[str, object]]:
     result = run(["migrate", "plan", "--repo-dir", str(SAMPLE / repo), "--format", "json"], cwd=cwd)
     return {f["job"]: f for f in json.loads(result.stdout)}
+
+
+def _github_plan(tmp_path: Path, steps: str) -> list[dict[str, object]]:
+    from ci_profile.migrate.plan import build_plan
+
+    repo = _repo_with(
+        tmp_path,
+        ".github/workflows/ci.yml",
+        "on: push\njobs:\n  job:\n    runs-on: ubuntu-latest\n    steps:\n" + steps,
+    )
+    return [f.as_dict() for f in build_plan(repo).findings]
+
+
+def test_helpers_of_an_environment_are_no_environment_alone(tmp_path: Path) -> None:
+    steps = "      - run: helm repo add bitnami https://charts.bitnami.com\n      - run: helm template .\n"
+    assert _github_plan(tmp_path / "a", steps) == []
+    steps = "      - run: ./wait-for-it.sh api.example.com:443\n      - run: pytest\n"
+    assert _github_plan(tmp_path / "b", steps) == []
+
+
+def test_a_deploy_without_a_throwaway_cluster_is_skipped(tmp_path: Path) -> None:
+    steps = "      - run: kubectl apply -f k8s/\n      - run: pytest tests/smoke\n"
+    (finding,) = _github_plan(tmp_path, steps)
+    assert finding["action"] == "skip"
+    assert "long-lived cluster (this job creates none)" in str(finding["reason"])
+
+
+def test_a_step_that_builds_and_tests_is_manual(tmp_path: Path) -> None:
+    steps = "      - run: |\n          kind create cluster\n          go test ./...\n"
+    (finding,) = _github_plan(tmp_path, steps)
+    assert finding["action"] == "manual"
+    assert "split it" in str(finding["reason"])
