@@ -132,9 +132,15 @@ def plan_command(
 
 @migrate.command("pr")
 @_common
-@click.option("--github", "github_repo", default=None, metavar="OWNER/REPO")
-@click.option("--gitlab", "gitlab_project", default=None, metavar="PROJECT")
-@click.option("--base", default=None, help="Branch to open the PR/MR against (default: default).")
+@click.option(
+    "--github", "github_repo", default=None, metavar="OWNER/REPO", help="Open a GitHub PR."
+)
+@click.option(
+    "--gitlab", "gitlab_project", default=None, metavar="PROJECT", help="Open a GitLab MR."
+)
+@click.option(
+    "--base", default=None, help="Branch to open the PR/MR against (default: the default branch)."
+)
 @click.option("--branch", default=DEFAULT_BRANCH, show_default=True, help="Branch to create.")
 @click.option("--draft", is_flag=True, help="Open it as a draft.")
 @click.option("--force-branch", is_flag=True, help="Replace the branch if it exists.")
