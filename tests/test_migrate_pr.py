@@ -113,7 +113,10 @@ def test_github_pr_creates_branch_commit_and_pull_request(
         ".mirrord/e2e-e2e-compose.sh",
     ]
     workflow = next(e for e in tree["tree"] if e["path"] == ".github/workflows/ci.yml")
-    assert "mirrord ci start -f .mirrord/ci-integration.json" in workflow["content"]
+    assert (
+        'mirrord ci start -f "$GITHUB_WORKSPACE"/.mirrord/ci-integration.json'
+        in workflow["content"]
+    )
     assert "services:" not in workflow["content"].split("  integration:")[1].split("frontend")[0]
     assert github.state.writes[1].body["parents"] == ["base0000"]
     assert github.state.writes[2].body == {
