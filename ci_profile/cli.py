@@ -23,6 +23,7 @@ from ci_profile.analysis.sections import (
     options_from_config,
     provisioning_share,
 )
+from ci_profile.cli_migrate import migrate
 from ci_profile.collectors import github
 from ci_profile.collectors.http import RetryPolicy
 from ci_profile.collectors.sample import load_sample
@@ -78,6 +79,9 @@ def main() -> None:
 @click.version_option(package_name="ci-profile")
 def cli() -> None:
     """Where does our CI time go, and how much of it builds environments instead of testing?"""
+
+
+cli.add_command(migrate)
 
 
 def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:

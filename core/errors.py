@@ -65,3 +65,17 @@ class PipelineFileError(CIProfileError):
 
 class SampleDataError(CIProfileError):
     """The bundled sample data is missing or malformed."""
+
+
+class MigrationError(CIProfileError):
+    """A migration cannot be planned or applied (no pipelines, a rewrite that fails its checks,
+    a working tree that changed underneath)."""
+
+    exit_code = 6
+
+
+class PublishError(CIProfileError):
+    """A migration branch, commit or PR/MR could not be created (no write access, a missing
+    base branch, an existing branch)."""
+
+    exit_code = 7
