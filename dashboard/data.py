@@ -106,6 +106,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "options": explore.filter_options,
     "collection": explore.collection_status,
     "timeline": timeline.run_timeline,
+    "stored_pipeline": explore.stored_pipeline,
     # Scoped: the first argument is the selection, and they run on its snapshot.
     "whatif": _whatif,
     "report": lambda con, filters: build_report(con, filters, top=25),
@@ -121,7 +122,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "other_steps": explore.other_steps,
     "runs": timeline.list_runs,
 }
-SCOPED = frozenset(QUERIES) - {"status", "options", "collection", "timeline"}
+SCOPED = frozenset(QUERIES) - {"status", "options", "collection", "timeline", "stored_pipeline"}
 
 
 def on_snapshot(snap: snapshot.Snapshot, name: str, *args: Any, **kwargs: Any) -> Any:

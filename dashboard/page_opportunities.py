@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import streamlit as st
+from ci_profile.analysis import explore
 from ci_profile.analysis.breakdown import Report
-from ci_profile.core.errors import StoreLockedError
+from ci_profile.core.errors import CIProfileError, StoreLockedError
 from ci_profile.dashboard import charts, data, ui
+from ci_profile.migrate.mirrord import script_name
+from ci_profile.migrate.plan import plan_stored, unified_diff
 
 WEEKS_PER_MONTH = 52.0 / 12.0
 
@@ -162,11 +166,60 @@ def render() -> None:
 
     st.subheader("Migration plan")
     labels = [f"{r['project']} › {r['pipeline']} › {r['job']}" for r in report.environment]
-    st.selectbox("Job", labels, key="opportunities_job")
-    st.info(
-        "Migration planning not available yet: this version of ci-profile cannot propose the "
-        "pipeline change (plan and diff) for a job."
+    chosen = st.selectbox(
+        "Job", range(len(labels)), format_func=labels.__getitem__, key="opportunities_job"
     )
+    _migration(ctx, report.environment[int(chosen or 0)])
+
+
+def _migration(ctx: ui.Context, row: dict[str, Any]) -> None:
+    """What ``ci-profile migrate plan`` proposes for the job, planned on the pipeline file as
+    last stored (no checkout needed)."""
+    if row["provider"] == "jenkins":
+        st.info(
+            "`ci-profile migrate` rewrites GitHub Actions workflows and GitLab CI files; a "
+            "Jenkinsfile's environment stages are for you to move by hand."
+        )
+        return
+    stored: explore.StoredPipeline | None = ctx.load(
+        "stored_pipeline", row["provider"], row["project"], row["pipeline"], row["job"]
+    )
+    if stored is None:
+        st.info(
+            "No pipeline file of this job is stored (Jenkins, or collected without files): run "
+            "`ci-profile migrate plan --repo-dir <checkout>` in a checkout of the repository."
+        )
+        return
+    try:
+        plan = plan_stored(stored.files)
+    except CIProfileError as exc:
+        st.warning(f"No plan for `{stored.path}` at {stored.sha[:12]}: {exc}")
+        return
+    findings = [f for f in plan.findings if f.file == stored.path]
+    mine = [f for f in findings if f.job == stored.yaml_job] or findings
+    if not mine:
+        st.info(f"`migrate plan` finds nothing to migrate in `{stored.path}`.")
+        return
+    st.caption(
+        f"`ci-profile migrate plan` on `{stored.path}` as stored at commit {stored.sha[:12]}; "
+        "`ci-profile migrate pr` opens it as a pull/merge request."
+    )
+    for finding in mine:
+        lines = f"{finding.lines[0]}-{finding.lines[1]}"
+        st.markdown(
+            f"**{finding.job}** (lines {lines}): **{finding.action}**. {finding.reason}  \n"
+            f"Patterns: {', '.join(finding.patterns)}"
+        )
+        for task in finding.manual_tasks:
+            st.markdown(f"- [ ] {task}")
+    configs = {f.config_file for f in mine if f.config_file}
+    mirrord_files = configs | {script_name(c) for c in configs}
+    changes = [c for c in plan.changes if c.path == stored.path or c.path in mirrord_files]
+    if changes:
+        st.code(
+            unified_diff(dataclasses.replace(plan, changes=changes)),
+            language="diff",
+        )
 
 
 if __name__ == "__main__":

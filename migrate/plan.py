@@ -6,10 +6,10 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from ci_profile.core.errors import MigrationError, PipelineFileError
+from ci_profile.core.errors import CIProfileError, MigrationError, PipelineFileError
 from ci_profile.core.gitlab_ci import ROOT, glob_match, parse_gitlab_ci, parse_includes
 from ci_profile.core.pipelines import parse_github_workflow
 from ci_profile.migrate import github_actions, gitlab
@@ -204,6 +204,27 @@ def _rewrite_file(
                 f"{path}: job `{job}` still needs migrating after its rewrite; nothing written"
             )
     plan.changes.append(FileChange(path, text, after))
+
+
+def plan_stored(files: Mapping[str, str], namespace: str = "staging") -> Plan:
+    """A plan for pipeline files held in memory (the store's copies at one commit), made in a
+    scratch checkout that holds only them: local actions and scripts they call are not there,
+    so jobs that use them come out as ``manual``."""
+    with tempfile.TemporaryDirectory(prefix="ci-profile-plan-") as scratch:
+        root = Path(scratch).resolve()
+        for path, content in files.items():
+            target = (root / path).resolve()
+            if root not in target.parents:
+                continue  # a stored path never writes outside the scratch checkout
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8", newline="")
+        try:
+            plan = build_plan(root, namespace)
+        except CIProfileError as exc:
+            # The scratch directory means nothing to the reader.
+            raise type(exc)(str(exc).replace(str(root), "the stored pipeline files")) from None
+    plan.repo_dir = "stored pipeline files"
+    return plan
 
 
 def unified_diff(plan: Plan) -> str:

@@ -168,7 +168,7 @@ def test_bottleneck_leads_to_the_runs_and_their_timeline(app: AppTest) -> None:
     assert f"#{run_id} " in figures(app)[0]["layout"]["title"]["text"]
 
 
-def test_opportunities_show_savings_and_no_migration_yet(app: AppTest) -> None:
+def test_opportunities_show_savings_and_the_migration_plan(app: AppTest) -> None:
     app.switch_page("page_opportunities.py").run()
     assert_clean(app)
     labels = [m.label for m in app.metric]
@@ -178,7 +178,27 @@ def test_opportunities_show_savings_and_no_migration_yet(app: AppTest) -> None:
     (chart,) = figures(app)
     assert chart["data"][0]["marker"]["color"] == charts.CATEGORY_COLORS["environment"]
     assert any("saving" in label.lower() for label in labels)
-    assert "Migration planning not available yet" in shown_text(app)
+    job = app.selectbox(key="opportunities_job")
+    (kind,) = [i for i, o in enumerate(job.options) if o.endswith("› ci › e2e-kind")]
+    job.set_value(kind).run()
+    assert_clean(app)
+    text = shown_text(app)
+    assert "**e2e-kind** (lines" in text and ": **rewrite**." in text
+    assert "`.github/workflows/ci.yml` as stored at commit" in text
+    (diff,) = [c.value for c in app.code]
+    assert "+++ b/.github/workflows/ci.yml" in diff and "+++ b/.mirrord/" in diff
+    assert (
+        "+        run: mirrord ci start -f" in diff and "-        uses: helm/kind-action@" in diff
+    )
+
+
+def test_opportunities_of_a_jenkins_job_say_migrate_does_not_rewrite_it(app: AppTest) -> None:
+    app.switch_page("page_opportunities.py").run()
+    job = app.selectbox(key="opportunities_job")
+    (jenkins,) = [i for i, o in enumerate(job.options) if o.endswith("› E2E (kind)")]
+    job.set_value(jenkins).run()
+    assert_clean(app)
+    assert "a Jenkinsfile's environment stages are for you to move by hand" in shown_text(app)
 
 
 def test_data_page_lists_collection_rules_and_other(app: AppTest) -> None:

@@ -232,3 +232,24 @@ def test_a_step_that_builds_and_tests_is_manual(tmp_path: Path) -> None:
     (finding,) = _github_plan(tmp_path, steps)
     assert finding["action"] == "manual"
     assert "split it" in str(finding["reason"])
+
+
+def test_a_plan_from_stored_files_matches_the_checkout_and_stays_in_its_scratch_dir(
+    tmp_path: Path,
+) -> None:
+    from ci_profile.core.errors import MigrationError
+    from ci_profile.migrate.plan import build_plan, plan_stored, unified_diff
+
+    repo = REPO_ROOT / "sample-data/github/acme/payments-api"
+    files = {
+        p.relative_to(repo).as_posix(): p.read_text(encoding="utf-8")
+        for p in (repo / ".github/workflows").glob("*.yml")
+    }
+    escape = tmp_path / "escaped.yml"
+    stored = plan_stored({**files, f"../../../..{escape}": "jobs: {}\n"})
+    assert not escape.exists()
+    assert unified_diff(stored) == unified_diff(build_plan(repo))
+    assert [f.job for f in stored.rewrites] == ["e2e-kind"]
+    with pytest.raises(MigrationError) as caught:
+        plan_stored({"Jenkinsfile": "pipeline {}\n"})
+    assert str(caught.value).startswith("the stored pipeline files: only Jenkinsfile found")
