@@ -175,26 +175,16 @@ MIGRATIONS: tuple[str, ...] = (
     # 4: what analysis reads per step and per job, written with each classification, keyed by
     # the job's 64-bit hash so that analysis never joins millions of steps on four text keys.
     # Derived data: no keys to enforce, rebuilt whole; step_classes loses its primary key
-    # too (maintaining that index made a million-job classification take minutes). The
-    # fingerprint is reset so the next analysis fills all three.
+    # too (maintaining that index made a million-job classification take minutes; the view
+    # classified_steps binds it by name and needs no change). The fingerprint is reset so the
+    # next analysis fills all three.
     """
-    DROP VIEW classified_steps;
     DROP TABLE step_classes;
     CREATE TABLE step_classes (
         provider VARCHAR NOT NULL, project VARCHAR NOT NULL, job_id VARCHAR NOT NULL,
         seq INTEGER NOT NULL, category VARCHAR NOT NULL, rule VARCHAR NOT NULL,
         yaml_job VARCHAR, uses VARCHAR, command VARCHAR
     );
-    CREATE VIEW classified_steps AS
-        SELECT s.provider, s.project, s.job_id, s.seq, s.name,
-               coalesce(c.category, 'other') AS category,
-               coalesce(c.rule, 'unclassified') AS rule,
-               c.yaml_job, c.uses, c.command, s.started_at, s.finished_at,
-               CASE WHEN s.finished_at >= s.started_at
-                    THEN epoch(s.finished_at) - epoch(s.started_at) END AS duration_s,
-               s.source
-        FROM steps s
-        LEFT JOIN step_classes c USING (provider, project, job_id, seq);
     CREATE TABLE step_facts (
         jid UBIGINT NOT NULL, seq INTEGER NOT NULL, name VARCHAR, category VARCHAR NOT NULL,
         rule VARCHAR NOT NULL, yaml_job VARCHAR, duration_s DOUBLE, start_e DOUBLE,

@@ -290,3 +290,4 @@ def test_a_schema_3_database_gets_the_fact_tables_and_is_classified_again(tmp_pa
         # Derived data: the same step may be written again without a key violation.
         row = "('github', 'a/b', '1', 1, 'test', 'pytest', NULL, NULL, NULL)"
         store.con.execute(f"INSERT INTO step_classes VALUES {row}, {row}")
+        assert store.con.execute("SELECT count(*) FROM classified_steps").fetchone() == (0,)
