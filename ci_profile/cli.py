@@ -28,7 +28,7 @@ from ci_profile.collectors.http import RetryPolicy
 from ci_profile.collectors.sample import load_sample
 from ci_profile.core import config
 from ci_profile.core.errors import CIProfileError, StoreError
-from ci_profile.core.store import SharedStore, Store
+from ci_profile.core.store import SharedStore, Store, open_when_free
 from ci_profile.core.times import parse_duration, parse_since
 
 # Piped output (CI logs, files) gets a fixed width instead of rich's 80-column fallback.
@@ -37,6 +37,8 @@ stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 _secrets: list[str] = []
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample-data"
+# How long analyze waits for a collection to finish writing a batch before giving up.
+READ_WAIT_S = 5.0
 
 
 def _scrub(text: str) -> str:
@@ -97,7 +99,7 @@ def _rules() -> list[Rule]:
 
 def _refresh(path: str, rules: list[Rule]) -> None:
     """Keep classified_steps current after a collection."""
-    with Store.open(path) as store:
+    with open_when_free(path) as store:
         refresh_classification(store, rules)
 
 
@@ -108,7 +110,7 @@ def _open_existing(db: str | None) -> Iterator[Store]:
         raise StoreError(
             f"no database at {path}; run `ci-profile demo` or `ci-profile collect` first"
         )
-    with Store.open(path) as store:
+    with open_when_free(path, timeout_s=READ_WAIT_S) as store:
         yield store
 
 
@@ -187,7 +189,10 @@ def collect_github(
             "public repositories only, 60 requests/hour[/yellow]"
         )
     store = SharedStore(config.db_path(db))
-    with github.make_client(config.github_api_url(api_url), token) as client:
+    with (
+        store.claim("github", repo),
+        github.make_client(config.github_api_url(api_url), token) as client,
+    ):
         policy = RetryPolicy(max_rate_wait_s=parse_duration(max_wait, option="--max-wait"))
         http = github.make_http(
             client,
@@ -351,7 +356,7 @@ def analyze(
 def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
     """Load the bundled sample data (no network, no token) and analyze it."""
     rules = _rules()
-    with Store.open(config.db_path(db)) as store:
+    with open_when_free(config.db_path(db)) as store:
         loaded = load_sample(sample_dir or SAMPLE_DIR, store)
         refresh_classification(store, rules)
         if output_format == "table":
@@ -405,7 +410,8 @@ def collect_jenkins(
         stderr.print(
             "[yellow]no JENKINS_USER + JENKINS_TOKEN set: trying anonymous read access[/yellow]"
         )
-    with Store.open(config.db_path(db)) as store, jenkins.make_client(base, auth) as client:
+    store = SharedStore(config.db_path(db))
+    with store.claim("jenkins", job_path), jenkins.make_client(base, auth) as client:
         http = jenkins.make_http(
             client, concurrency=concurrency, max_requests=max_requests, on_wait=_on_wait
         )
@@ -426,7 +432,7 @@ def collect_jenkins(
                 progress=_RichProgress(bar),
             )
             result = collector.collect(start)
-        refresh_classification(store, rules)
+    _refresh(store.path, rules)
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
     stdout.print(
@@ -492,8 +498,9 @@ def collect_gitlab(
         _secrets.append(token.reveal())
     else:
         stderr.print("[yellow]no GITLAB_TOKEN set: public projects only[/yellow]")
+    store = SharedStore(config.db_path(db))
     with (
-        Store.open(config.db_path(db)) as store,
+        store.claim("gitlab", project),
         gitlab.make_client(config.gitlab_url(url), token) as client,
     ):
         http = gitlab.make_http(
@@ -516,7 +523,7 @@ def collect_gitlab(
                 http, store, project, concurrency=concurrency, progress=_RichProgress(bar)
             )
             result = collector.collect(start, end)
-        refresh_classification(store, rules)
+    _refresh(store.path, rules)
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
     rate = (

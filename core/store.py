@@ -8,11 +8,13 @@ ETags that a batch advances commit together with its rows or not at all.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -174,6 +176,20 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """What an incremental collector needs to know about a run it stored before."""
+
+    run_id: str
+    attempt: int
+    status: str | None
+    updated_at: datetime | None
+    created_at: datetime | None
+    parent_run_id: str | None
+    pipeline: str | None
+    pipeline_path: str | None
 
 
 def _map_duckdb_error(exc: duckdb.Error, path: str) -> StoreError:
@@ -390,12 +406,60 @@ class Store:
         ).fetchall()
         return {(r[0], r[1]) for r in rows}
 
+    def stored_runs(self, provider: str, project: str) -> list[StoredRun]:
+        rows = self.con.execute(
+            "SELECT run_id, attempt, status, updated_at, created_at, parent_run_id, pipeline, "
+            "pipeline_path FROM runs WHERE provider = ? AND project = ? ORDER BY run_id, attempt",
+            [provider, project],
+        ).fetchall()
+        return [StoredRun(*row) for row in rows]
+
+    def stored_jobs(
+        self, provider: str, project: str
+    ) -> dict[str, tuple[str | None, datetime | None]]:
+        """job_id -> (status, finished_at)."""
+        rows = self.con.execute(
+            "SELECT job_id, status, finished_at FROM jobs WHERE provider = ? AND project = ?",
+            [provider, project],
+        ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def pipeline_file(self, provider: str, project: str, path: str, sha: str) -> str | None:
+        row = self.con.execute(
+            "SELECT content FROM pipeline_files "
+            "WHERE provider = ? AND project = ? AND path = ? AND sha = ?",
+            [provider, project, path, sha],
+        ).fetchone()
+        return None if row is None else row[0]
+
     def counts(self) -> dict[str, int]:
         result: dict[str, int] = {}
         for table in ("runs", "jobs", "steps", "pipeline_files"):
             row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
             result[table] = int(row[0]) if row else 0
         return result
+
+
+def open_when_free(
+    path: str | Path,
+    *,
+    timeout_s: float = 60.0,
+    read_only: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Store:
+    """:meth:`Store.open`, waiting up to ``timeout_s`` while another process holds the file
+    (a collection between two batches, a dashboard query)."""
+    deadline = clock() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return Store.open(path, read_only=read_only)
+        except StoreLockedError:
+            if clock() >= deadline:
+                raise
+            sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 class CollectionStore(Protocol):
@@ -412,6 +476,14 @@ class CollectionStore(Protocol):
     ) -> dict[str, tuple[int, datetime | None]]: ...
 
     def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]: ...
+
+    def stored_runs(self, provider: str, project: str) -> list[StoredRun]: ...
+
+    def stored_jobs(
+        self, provider: str, project: str
+    ) -> dict[str, tuple[str | None, datetime | None]]: ...
+
+    def pipeline_file(self, provider: str, project: str, path: str, sha: str) -> str | None: ...
 
 
 class SharedStore:
@@ -440,21 +512,36 @@ class SharedStore:
 
     @contextmanager
     def _session(self) -> Iterator[Store]:
-        deadline = self._clock() + self.lock_timeout_s
-        delay = 0.05
-        while True:
-            try:
-                store = Store.open(self.path)
-                break
-            except StoreLockedError:
-                if self._clock() >= deadline:
-                    raise
-                self._sleep(delay)
-                delay = min(delay * 2, 1.0)
+        store = open_when_free(
+            self.path, timeout_s=self.lock_timeout_s, sleep=self._sleep, clock=self._clock
+        )
         try:
             yield store
         finally:
             store.close()
+
+    @contextmanager
+    def claim(self, provider: str, project: str) -> Iterator[None]:
+        """Hold the right to collect ``project`` into this database, or fail at once.
+
+        Two processes collecting the same project into one database would fetch everything
+        twice; collecting different projects side by side is fine. The claim is an advisory
+        lock on one byte (chosen by the project) of ``<db>.lock``, which the kernel drops when
+        the process ends however it ends, so a killed collection never leaves a stale claim.
+        """
+        offset = zlib.crc32(f"{provider}\0{project.lower()}".encode())
+        with open(f"{self.path}.lock", "a+b") as handle:
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+            except OSError:
+                raise StoreLockedError(
+                    f"{provider} {project} is already being collected into {self.path} by "
+                    "another ci-profile process; wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.lockf(handle, fcntl.LOCK_UN, 1, offset)
 
     def write(self, batch: Batch) -> None:
         with self._session() as store:
@@ -475,6 +562,20 @@ class SharedStore:
     def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]:
         with self._session() as store:
             return store.known_pipeline_files(provider, project)
+
+    def stored_runs(self, provider: str, project: str) -> list[StoredRun]:
+        with self._session() as store:
+            return store.stored_runs(provider, project)
+
+    def stored_jobs(
+        self, provider: str, project: str
+    ) -> dict[str, tuple[str | None, datetime | None]]:
+        with self._session() as store:
+            return store.stored_jobs(provider, project)
+
+    def pipeline_file(self, provider: str, project: str, path: str, sha: str) -> str | None:
+        with self._session() as store:
+            return store.pipeline_file(provider, project, path, sha)
 
 
 def _table(
