@@ -23,6 +23,7 @@ from ci_profile.analysis.sections import (
     options_from_config,
     provisioning_share,
 )
+from ci_profile.cli_export import export
 from ci_profile.collectors import github
 from ci_profile.collectors.http import RetryPolicy
 from ci_profile.collectors.sample import load_sample
@@ -595,3 +596,6 @@ def dashboard(db: str | None, port: int, host: str) -> None:
     ]
     sys.stdout.flush()
     os.execv(sys.executable, command)
+
+
+cli.add_command(export)
