@@ -494,9 +494,13 @@ class GitHubCollector:
             chunk = todo[start : start + BATCH_RUNS]
             batch = Batch()
             with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                # Jobs and workflow files share the workers: fetched one after another, the
+                # files of a busy repository (a new commit every few runs) would double the
+                # wall time of a collection.
+                files = self._pipeline_files(chunk, pool)
                 for run, jobs in zip(chunk, pool.map(self._jobs_of, chunk), strict=True):
                     batch.extend(records_for_run(self.project, run, jobs))
-            batch.pipeline_files.extend(self._pipeline_files(chunk))
+                batch.pipeline_files.extend(files)
             if start + BATCH_RUNS >= len(todo) and etag:
                 batch.etags[etag_key] = (etag, next_url)
             self._commit(batch)
@@ -532,7 +536,9 @@ class GitHubCollector:
             url = response.links.get("next")
         return jobs
 
-    def _pipeline_files(self, runs: Sequence[Mapping[str, Any]]) -> list[PipelineFile]:
+    def _pipeline_files(
+        self, runs: Sequence[Mapping[str, Any]], pool: ThreadPoolExecutor
+    ) -> list[PipelineFile]:
         wanted: dict[tuple[str, str], None] = {}
         for run in runs:
             path, sha = workflow_path(run.get("path")), run.get("head_sha")
@@ -543,11 +549,12 @@ class GitHubCollector:
                 and (path, sha) not in self._known_files
             ):
                 wanted[(path, sha)] = None
-        files: list[PipelineFile] = []
-        for path, sha in wanted:
-            files.append(PipelineFile(PROVIDER, self.project, path, sha, self._file_at(path, sha)))
-            self._known_files.add((path, sha))
-        return files
+        self._known_files.update(wanted)
+        contents = pool.map(lambda key: self._file_at(*key), wanted)
+        return [
+            PipelineFile(PROVIDER, self.project, path, sha, text)
+            for (path, sha), text in zip(wanted, contents, strict=True)
+        ]
 
     def _file_at(self, path: str, sha: str) -> str | None:
         owner, repo = self.project.split("/")
