@@ -25,7 +25,9 @@ from ci_profile.analysis.sections import (
 )
 from ci_profile.cli_export import export
 from ci_profile.collectors import github
+from ci_profile.collectors.common import CollectResult
 from ci_profile.collectors.http import RetryPolicy
+from ci_profile.collectors.many import Outcome, collect_many, read_projects_file
 from ci_profile.collectors.sample import load_sample
 from ci_profile.core import config
 from ci_profile.core.errors import CIProfileError, StoreError
@@ -141,7 +143,14 @@ def _on_wait(seconds: float, reason: str) -> None:
 
 
 @collect.command("github")
-@click.argument("repo", metavar="OWNER/REPO")
+@click.argument("repo", metavar="[OWNER/REPO]", required=False)
+@click.option(
+    "--repos-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also collect every OWNER/REPO listed in this file (one a line, # comments), "
+    "two at a time on one token.",
+)
 @click.option("--since", default="30d", show_default=True, help="30d, 12h, 2w or YYYY-MM-DD.")
 @click.option("--until", default=None, help="Upper bound of run creation time (default: now).")
 @click.option("--workflow", default=None, help="Only this workflow (file name like ci.yml, or id).")
@@ -168,7 +177,8 @@ def _on_wait(seconds: float, reason: str) -> None:
 )
 @_db_option
 def collect_github(
-    repo: str,
+    repo: str | None,
+    repos_file: Path | None,
     since: str,
     until: str | None,
     workflow: str | None,
@@ -180,6 +190,11 @@ def collect_github(
 ) -> None:
     """Collect GitHub Actions runs of OWNER/REPO (token from GITHUB_TOKEN or GH_TOKEN)."""
     start, end = parse_since(since), parse_since(until, option="--until")
+    repos = [repo] if repo else []
+    if repos_file is not None:
+        repos += [r for r in read_projects_file(repos_file) if r not in repos]
+    if not repos:
+        raise click.UsageError("name OWNER/REPO or give --repos-file FILE")
     rules = _rules()
     token = config.github_token()
     if token is not None:
@@ -190,10 +205,7 @@ def collect_github(
             "public repositories only, 60 requests/hour[/yellow]"
         )
     store = SharedStore(config.db_path(db))
-    with (
-        store.claim("github", repo),
-        github.make_client(config.github_api_url(api_url), token) as client,
-    ):
+    with github.make_client(config.github_api_url(api_url), token) as client:
         policy = RetryPolicy(max_rate_wait_s=parse_duration(max_wait, option="--max-wait"))
         http = github.make_http(
             client,
@@ -210,16 +222,44 @@ def collect_github(
             console=stderr,
             transient=True,
         ) as bar:
-            collector = github.GitHubCollector(
-                http,
-                store,
-                repo,
-                workflow=workflow,
-                concurrency=concurrency,
-                progress=_RichProgress(bar),
-            )
-            result = collector.collect(start, end)
+            progress = _RichProgress(bar)
+
+            def one(name: str) -> CollectResult:
+                with store.claim("github", name):
+                    collector = github.GitHubCollector(
+                        http,
+                        store,
+                        name,
+                        workflow=workflow,
+                        concurrency=concurrency,
+                        progress=progress,
+                    )
+                    return collector.collect(start, end)
+
+            if len(repos) == 1:
+                outcomes = [Outcome(repos[0], result=one(repos[0]))]
+            else:
+                outcomes = collect_many(repos, one, parallel=2)
     _refresh(store.path, rules)
+    for outcome in outcomes:
+        if outcome.result is not None:
+            _github_summary(outcome.project, outcome.result, totals=len(repos) == 1)
+    if len(repos) > 1:
+        failed = [o for o in outcomes if o.error is not None]
+        click.echo(
+            f"{len(repos) - len(failed)} of {len(repos)} repositories collected; "
+            f"{http.stats.requests} requests ({http.stats.not_modified} not modified, "
+            f"{http.stats.retries} retried)"
+        )
+        for outcome in failed:
+            click.echo(
+                f"ci-profile: error: {outcome.project}: {_scrub(str(outcome.error))}", err=True
+            )
+        if failed and failed[0].error is not None:
+            sys.exit(failed[0].error.exit_code)
+
+
+def _github_summary(repo: str, result: CollectResult, *, totals: bool) -> None:
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]")
     rate = (
@@ -227,11 +267,16 @@ def collect_github(
         if result.rate_remaining is not None
         else ""
     )
+    cost = (
+        f"; {result.requests} requests ({result.not_modified} not modified, "
+        f"{result.retries} retried){rate}"
+        if totals
+        else ""
+    )
     click.echo(
         f"{repo}: {result.runs_listed} runs listed, {result.runs_fetched} fetched "
         f"({result.runs} run attempts, {result.jobs} jobs, {result.steps} steps, "
-        f"{result.pipeline_files} workflow files stored); {result.requests} requests "
-        f"({result.not_modified} not modified, {result.retries} retried){rate}"
+        f"{result.pipeline_files} workflow files stored){cost}"
     )
 
 

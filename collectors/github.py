@@ -497,10 +497,14 @@ class GitHubCollector:
                 # Jobs and workflow files share the workers: fetched one after another, the
                 # files of a busy repository (a new commit every few runs) would double the
                 # wall time of a collection.
-                files = self._pipeline_files(chunk, pool)
+                wanted = self._wanted_files(chunk)
+                contents = pool.map(lambda key: self._file_at(*key), wanted)
                 for run, jobs in zip(chunk, pool.map(self._jobs_of, chunk), strict=True):
                     batch.extend(records_for_run(self.project, run, jobs))
-                batch.pipeline_files.extend(files)
+                batch.pipeline_files.extend(
+                    PipelineFile(PROVIDER, self.project, path, sha, text)
+                    for (path, sha), text in zip(wanted, contents, strict=True)
+                )
             if start + BATCH_RUNS >= len(todo) and etag:
                 batch.etags[etag_key] = (etag, next_url)
             self._commit(batch)
@@ -536,9 +540,8 @@ class GitHubCollector:
             url = response.links.get("next")
         return jobs
 
-    def _pipeline_files(
-        self, runs: Sequence[Mapping[str, Any]], pool: ThreadPoolExecutor
-    ) -> list[PipelineFile]:
+    def _wanted_files(self, runs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        """The (workflow file, commit) pairs of ``runs`` not stored yet, each once."""
         wanted: dict[tuple[str, str], None] = {}
         for run in runs:
             path, sha = workflow_path(run.get("path")), run.get("head_sha")
@@ -550,11 +553,7 @@ class GitHubCollector:
             ):
                 wanted[(path, sha)] = None
         self._known_files.update(wanted)
-        contents = pool.map(lambda key: self._file_at(*key), wanted)
-        return [
-            PipelineFile(PROVIDER, self.project, path, sha, text)
-            for (path, sha), text in zip(wanted, contents, strict=True)
-        ]
+        return list(wanted)
 
     def _file_at(self, path: str, sha: str) -> str | None:
         owner, repo = self.project.split("/")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import re
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -516,18 +517,21 @@ class SharedStore:
         self.lock_timeout_s = lock_timeout_s
         self._sleep = sleep
         self._clock = clock
+        # One writer: collections of several projects in this process take turns.
+        self._turn = threading.RLock()
         with self._session():
             pass  # create or migrate now, so a bad file fails before any network work
 
     @contextmanager
     def _session(self) -> Iterator[Store]:
-        store = open_when_free(
-            self.path, timeout_s=self.lock_timeout_s, sleep=self._sleep, clock=self._clock
-        )
-        try:
-            yield store
-        finally:
-            store.close()
+        with self._turn:
+            store = open_when_free(
+                self.path, timeout_s=self.lock_timeout_s, sleep=self._sleep, clock=self._clock
+            )
+            try:
+                yield store
+            finally:
+                store.close()
 
     @contextmanager
     def claim(self, provider: str, project: str) -> Iterator[None]:
