@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -26,13 +26,16 @@ from ci_profile.analysis.sections import (
 from ci_profile.cli_export import export
 from ci_profile.collectors import github
 from ci_profile.collectors.common import CollectResult
-from ci_profile.collectors.http import RetryPolicy
+from ci_profile.collectors.http import HttpClient, RetryPolicy
 from ci_profile.collectors.many import Outcome, collect_many, read_projects_file
 from ci_profile.collectors.sample import load_sample
 from ci_profile.core import config
 from ci_profile.core.errors import CIProfileError, StoreError
 from ci_profile.core.store import SharedStore, Store, open_when_free
 from ci_profile.core.times import parse_duration, parse_since
+
+if TYPE_CHECKING:
+    from ci_profile.collectors.gitlab import GitLabCollectResult
 
 # Piped output (CI logs, files) gets a fixed width instead of rich's 80-column fallback.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
@@ -190,11 +193,7 @@ def collect_github(
 ) -> None:
     """Collect GitHub Actions runs of OWNER/REPO (token from GITHUB_TOKEN or GH_TOKEN)."""
     start, end = parse_since(since), parse_since(until, option="--until")
-    repos = [repo] if repo else []
-    if repos_file is not None:
-        repos += [r for r in read_projects_file(repos_file) if r not in repos]
-    if not repos:
-        raise click.UsageError("name OWNER/REPO or give --repos-file FILE")
+    repos = _projects(repo, repos_file, "name OWNER/REPO or give --repos-file FILE")
     rules = _rules()
     token = config.github_token()
     if token is not None:
@@ -245,18 +244,31 @@ def collect_github(
         if outcome.result is not None:
             _github_summary(outcome.project, outcome.result, totals=len(repos) == 1)
     if len(repos) > 1:
-        failed = [o for o in outcomes if o.error is not None]
-        click.echo(
-            f"{len(repos) - len(failed)} of {len(repos)} repositories collected; "
-            f"{http.stats.requests} requests ({http.stats.not_modified} not modified, "
-            f"{http.stats.retries} retried)"
-        )
-        for outcome in failed:
-            click.echo(
-                f"ci-profile: error: {outcome.project}: {_scrub(str(outcome.error))}", err=True
-            )
-        if failed and failed[0].error is not None:
-            sys.exit(failed[0].error.exit_code)
+        _report_many(outcomes, http, "repositories")
+
+
+def _projects(named: str | None, listed: Path | None, usage: str) -> list[str]:
+    projects = [named] if named else []
+    if listed is not None:
+        projects += [p for p in read_projects_file(listed) if p not in projects]
+    if not projects:
+        raise click.UsageError(usage)
+    return projects
+
+
+def _report_many(outcomes: Sequence[Outcome], http: HttpClient, noun: str) -> None:
+    """The totals of a --repos-file/--projects-file collection, then each failure; exit with
+    the first failure's code."""
+    failed = [o for o in outcomes if o.error is not None]
+    click.echo(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} {noun} collected; "
+        f"{http.stats.requests} requests ({http.stats.not_modified} not modified, "
+        f"{http.stats.retries} retried)"
+    )
+    for outcome in failed:
+        click.echo(f"ci-profile: error: {outcome.project}: {_scrub(str(outcome.error))}", err=True)
+    if failed and failed[0].error is not None:
+        sys.exit(failed[0].error.exit_code)
 
 
 def _github_summary(repo: str, result: CollectResult, *, totals: bool) -> None:
@@ -493,7 +505,14 @@ def collect_jenkins(
 
 
 @collect.command("gitlab")
-@click.argument("project", metavar="GROUP/PROJECT")
+@click.argument("project", metavar="[GROUP/PROJECT]", required=False)
+@click.option(
+    "--projects-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also collect every GROUP/PROJECT listed in this file (one a line, # comments), "
+    "two at a time on one token.",
+)
 @click.option("--since", default="30d", show_default=True, help="30d, 12h, 2w or YYYY-MM-DD.")
 @click.option("--until", default=None, help="Upper bound of pipeline update time (default: now).")
 @click.option("--url", default=None, help="GitLab URL (env GITLAB_URL, default gitlab.com).")
@@ -522,7 +541,8 @@ def collect_jenkins(
 )
 @_db_option
 def collect_gitlab(
-    project: str,
+    project: str | None,
+    projects_file: Path | None,
     since: str,
     until: str | None,
     url: str | None,
@@ -536,7 +556,9 @@ def collect_gitlab(
     from ci_profile.collectors import gitlab
 
     start, end = parse_since(since), parse_since(until, option="--until")
-    gitlab.check_project_path(project)
+    projects = _projects(project, projects_file, "name GROUP/PROJECT or give --projects-file FILE")
+    for name in projects:
+        gitlab.check_project_path(name)
     policy = RetryPolicy(max_rate_wait_s=parse_duration(max_wait, option="--max-wait"))
     rules = _rules()
     token = config.gitlab_token()
@@ -545,10 +567,7 @@ def collect_gitlab(
     else:
         stderr.print("[yellow]no GITLAB_TOKEN set: public projects only[/yellow]")
     store = SharedStore(config.db_path(db))
-    with (
-        store.claim("gitlab", project),
-        gitlab.make_client(config.gitlab_url(url), token) as client,
-    ):
+    with gitlab.make_client(config.gitlab_url(url), token) as client:
         http = gitlab.make_http(
             client,
             concurrency=concurrency,
@@ -565,11 +584,28 @@ def collect_gitlab(
             console=stderr,
             transient=True,
         ) as bar:
-            collector = gitlab.GitLabCollector(
-                http, store, project, concurrency=concurrency, progress=_RichProgress(bar)
-            )
-            result = collector.collect(start, end)
+            progress = _RichProgress(bar)
+
+            def one(name: str) -> CollectResult:
+                with store.claim("gitlab", name):
+                    collector = gitlab.GitLabCollector(
+                        http, store, name, concurrency=concurrency, progress=progress
+                    )
+                    return collector.collect(start, end)
+
+            if len(projects) == 1:
+                outcomes = [Outcome(projects[0], result=one(projects[0]))]
+            else:
+                outcomes = collect_many(projects, one, parallel=2)
     _refresh(store.path, rules)
+    for outcome in outcomes:
+        if isinstance(outcome.result, gitlab.GitLabCollectResult):
+            _gitlab_summary(outcome.result, totals=len(projects) == 1)
+    if len(projects) > 1:
+        _report_many(outcomes, http, "projects")
+
+
+def _gitlab_summary(result: GitLabCollectResult, *, totals: bool) -> None:
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
     rate = (
@@ -577,11 +613,12 @@ def collect_gitlab(
         if result.rate_remaining is not None
         else ""
     )
+    cost = f"; {result.requests} requests ({result.retries} retried){rate}" if totals else ""
     stdout.print(
         f"{result.project}: {result.runs_listed} pipelines listed, {result.runs_fetched} fetched "
         f"({result.runs} pipelines incl. {result.child_pipelines} child, {result.jobs} jobs, "
         f"{result.steps} sections from {result.traces} logs, {result.pipeline_files} pipeline "
-        f"files stored); {result.requests} requests ({result.retries} retried){rate}",
+        f"files stored){cost}",
         highlight=False,
     )
 

@@ -43,7 +43,9 @@ def stored(db: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_many_repositories_one_token_one_writer(gh: FakeGitHub, tmp_path: Path) -> None:
-    histories = [RepoHistory("acme", name, runs=25, seed=i, in_progress=0) for i, name in enumerate("abc")]
+    histories = [
+        RepoHistory("acme", name, runs=25, seed=i, in_progress=0) for i, name in enumerate("abc")
+    ]
     for history in histories:
         gh.history_repo(history)
     (tmp_path / "repos.txt").write_text(
@@ -74,3 +76,30 @@ def test_no_repository_named_is_a_usage_error(gh: FakeGitHub, tmp_path: Path) ->
     (tmp_path / "empty.txt").write_text("# nothing yet\n")
     done = collect(gh, tmp_path, "--repos-file", "empty.txt")
     assert done.returncode == 2 and "names no project" in done.stderr
+
+
+def test_gitlab_projects_file(tmp_path: Path) -> None:
+    from fakegitlab import DEFAULT_TOKEN as GITLAB_TOKEN
+    from fakegitlab import FakeGitLab
+    from gitlab_payloads import ProjectHistory
+
+    shop = ProjectHistory(path="acme/platform/shop", pipelines=6, in_progress=0, project_id=1)
+    web = ProjectHistory(path="acme/web", pipelines=5, in_progress=0, project_id=2, seed=3)
+    (tmp_path / "projects.txt").write_text("acme/platform/shop\nacme/web\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITLAB_", "CI_"))}
+    with FakeGitLab() as gl:
+        gl.add_project(shop)
+        gl.add_project(web)
+        done = subprocess.run(
+            [sys.executable, "-m", "ci_profile", "collect", "gitlab", "--projects-file",
+             "projects.txt", "--since", "2024-04-30", "--url", gl.url, "--max-rate", "0",
+             "--db", "ci.duckdb"],
+            cwd=tmp_path, env={**env, "GITLAB_TOKEN": GITLAB_TOKEN}, capture_output=True,
+            text=True, timeout=300,
+        )  # fmt: skip
+        assert gl.errors == []
+    assert done.returncode == 0, done.stderr
+    assert "2 of 2 projects collected" in done.stdout
+    assert stored(tmp_path / "ci.duckdb") == {
+        h.path: (len(h.details), len(h.all_jobs())) for h in (shop, web)
+    }
