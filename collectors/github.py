@@ -497,9 +497,11 @@ class GitHubCollector:
                 # Jobs and workflow files share the workers: fetched one after another, the
                 # files of a busy repository (a new commit every few runs) would double the
                 # wall time of a collection.
+                # Jobs first in the queue: when a request budget runs out, it is spent on them.
+                fetched = pool.map(self._jobs_of, chunk)
                 wanted = self._wanted_files(chunk)
                 contents = pool.map(lambda key: self._file_at(*key), wanted)
-                for run, jobs in zip(chunk, pool.map(self._jobs_of, chunk), strict=True):
+                for run, jobs in zip(chunk, fetched, strict=True):
                     batch.extend(records_for_run(self.project, run, jobs))
                 batch.pipeline_files.extend(
                     PipelineFile(PROVIDER, self.project, path, sha, text)
