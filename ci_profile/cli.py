@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -23,14 +23,20 @@ from ci_profile.analysis.sections import (
     options_from_config,
     provisioning_share,
 )
+from ci_profile.cli_export import export
 from ci_profile.cli_migrate import migrate
 from ci_profile.collectors import github
-from ci_profile.collectors.http import RetryPolicy
+from ci_profile.collectors.common import CollectResult
+from ci_profile.collectors.http import HttpClient, RetryPolicy
+from ci_profile.collectors.many import Outcome, collect_many, read_projects_file
 from ci_profile.collectors.sample import load_sample
 from ci_profile.core import config
 from ci_profile.core.errors import CIProfileError, StoreError
-from ci_profile.core.store import SharedStore, Store
+from ci_profile.core.store import SharedStore, Store, open_when_free
 from ci_profile.core.times import parse_duration, parse_since
+
+if TYPE_CHECKING:
+    from ci_profile.collectors.gitlab import GitLabCollectResult
 
 # Piped output (CI logs, files) gets a fixed width instead of rich's 80-column fallback.
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
@@ -38,6 +44,8 @@ stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 _secrets: list[str] = []
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample-data"
+# How long analyze waits for a collection to finish writing a batch before giving up.
+READ_WAIT_S = 5.0
 
 
 def _scrub(text: str) -> str:
@@ -82,6 +90,7 @@ def cli() -> None:
 
 
 cli.add_command(migrate)
+cli.add_command(export)
 
 
 def _db_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -101,7 +110,7 @@ def _rules() -> list[Rule]:
 
 def _refresh(path: str, rules: list[Rule]) -> None:
     """Keep classified_steps current after a collection."""
-    with Store.open(path) as store:
+    with open_when_free(path) as store:
         refresh_classification(store, rules)
 
 
@@ -112,7 +121,7 @@ def _open_existing(db: str | None) -> Iterator[Store]:
         raise StoreError(
             f"no database at {path}; run `ci-profile demo` or `ci-profile collect` first"
         )
-    with Store.open(path) as store:
+    with open_when_free(path, timeout_s=READ_WAIT_S) as store:
         yield store
 
 
@@ -142,7 +151,14 @@ def _on_wait(seconds: float, reason: str) -> None:
 
 
 @collect.command("github")
-@click.argument("repo", metavar="OWNER/REPO")
+@click.argument("repo", metavar="[OWNER/REPO]", required=False)
+@click.option(
+    "--repos-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also collect every OWNER/REPO listed in this file (one a line, # comments), "
+    "two at a time on one token.",
+)
 @click.option("--since", default="30d", show_default=True, help="30d, 12h, 2w or YYYY-MM-DD.")
 @click.option("--until", default=None, help="Upper bound of run creation time (default: now).")
 @click.option("--workflow", default=None, help="Only this workflow (file name like ci.yml, or id).")
@@ -169,7 +185,8 @@ def _on_wait(seconds: float, reason: str) -> None:
 )
 @_db_option
 def collect_github(
-    repo: str,
+    repo: str | None,
+    repos_file: Path | None,
     since: str,
     until: str | None,
     workflow: str | None,
@@ -181,6 +198,7 @@ def collect_github(
 ) -> None:
     """Collect GitHub Actions runs of OWNER/REPO (token from GITHUB_TOKEN or GH_TOKEN)."""
     start, end = parse_since(since), parse_since(until, option="--until")
+    repos = _projects(repo, repos_file, "name OWNER/REPO or give --repos-file FILE")
     rules = _rules()
     token = config.github_token()
     if token is not None:
@@ -208,16 +226,57 @@ def collect_github(
             console=stderr,
             transient=True,
         ) as bar:
-            collector = github.GitHubCollector(
-                http,
-                store,
-                repo,
-                workflow=workflow,
-                concurrency=concurrency,
-                progress=_RichProgress(bar),
-            )
-            result = collector.collect(start, end)
+            progress = _RichProgress(bar)
+
+            def one(name: str) -> CollectResult:
+                with store.claim("github", name):
+                    collector = github.GitHubCollector(
+                        http,
+                        store,
+                        name,
+                        workflow=workflow,
+                        concurrency=concurrency,
+                        progress=progress,
+                    )
+                    return collector.collect(start, end)
+
+            if len(repos) == 1:
+                outcomes = [Outcome(repos[0], result=one(repos[0]))]
+            else:
+                outcomes = collect_many(repos, one, parallel=2)
     _refresh(store.path, rules)
+    for outcome in outcomes:
+        if outcome.result is not None:
+            _github_summary(outcome.project, outcome.result, totals=len(repos) == 1)
+    if len(repos) > 1:
+        _report_many(outcomes, http, "repositories")
+
+
+def _projects(named: str | None, listed: Path | None, usage: str) -> list[str]:
+    projects = [named] if named else []
+    if listed is not None:
+        projects += [p for p in read_projects_file(listed) if p not in projects]
+    if not projects:
+        raise click.UsageError(usage)
+    return projects
+
+
+def _report_many(outcomes: Sequence[Outcome], http: HttpClient, noun: str) -> None:
+    """The totals of a --repos-file/--projects-file collection, then each failure; exit with
+    the first failure's code."""
+    failed = [o for o in outcomes if o.error is not None]
+    click.echo(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} {noun} collected; "
+        f"{http.stats.requests} requests ({http.stats.not_modified} not modified, "
+        f"{http.stats.retries} retried)"
+    )
+    for outcome in failed:
+        click.echo(f"ci-profile: error: {outcome.project}: {_scrub(str(outcome.error))}", err=True)
+    if failed and failed[0].error is not None:
+        sys.exit(failed[0].error.exit_code)
+
+
+def _github_summary(repo: str, result: CollectResult, *, totals: bool) -> None:
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]")
     rate = (
@@ -225,11 +284,16 @@ def collect_github(
         if result.rate_remaining is not None
         else ""
     )
+    cost = (
+        f"; {result.requests} requests ({result.not_modified} not modified, "
+        f"{result.retries} retried){rate}"
+        if totals
+        else ""
+    )
     click.echo(
         f"{repo}: {result.runs_listed} runs listed, {result.runs_fetched} fetched "
         f"({result.runs} run attempts, {result.jobs} jobs, {result.steps} steps, "
-        f"{result.pipeline_files} workflow files stored); {result.requests} requests "
-        f"({result.not_modified} not modified, {result.retries} retried){rate}"
+        f"{result.pipeline_files} workflow files stored){cost}"
     )
 
 
@@ -350,7 +414,7 @@ def analyze(
 def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
     """Load the bundled sample data (no network, no token) and analyze it, every section."""
     rules = _rules()
-    with Store.open(config.db_path(db)) as store:
+    with open_when_free(config.db_path(db)) as store:
         loaded = load_sample(sample_dir or SAMPLE_DIR, store)
         refresh_classification(store, rules)
         if output_format == "table":
@@ -412,7 +476,8 @@ def collect_jenkins(
         stderr.print(
             "[yellow]no JENKINS_USER + JENKINS_TOKEN set: trying anonymous read access[/yellow]"
         )
-    with Store.open(config.db_path(db)) as store, jenkins.make_client(base, auth) as client:
+    store = SharedStore(config.db_path(db))
+    with store.claim("jenkins", job_path), jenkins.make_client(base, auth) as client:
         http = jenkins.make_http(
             client, concurrency=concurrency, max_requests=max_requests, on_wait=_on_wait
         )
@@ -433,7 +498,7 @@ def collect_jenkins(
                 progress=_RichProgress(bar),
             )
             result = collector.collect(start)
-        refresh_classification(store, rules)
+    _refresh(store.path, rules)
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
     stdout.print(
@@ -448,7 +513,14 @@ def collect_jenkins(
 
 
 @collect.command("gitlab")
-@click.argument("project", metavar="GROUP/PROJECT")
+@click.argument("project", metavar="[GROUP/PROJECT]", required=False)
+@click.option(
+    "--projects-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also collect every GROUP/PROJECT listed in this file (one a line, # comments), "
+    "two at a time on one token.",
+)
 @click.option("--since", default="30d", show_default=True, help="30d, 12h, 2w or YYYY-MM-DD.")
 @click.option("--until", default=None, help="Upper bound of pipeline update time (default: now).")
 @click.option("--url", default=None, help="GitLab URL (env GITLAB_URL, default gitlab.com).")
@@ -477,7 +549,8 @@ def collect_jenkins(
 )
 @_db_option
 def collect_gitlab(
-    project: str,
+    project: str | None,
+    projects_file: Path | None,
     since: str,
     until: str | None,
     url: str | None,
@@ -491,7 +564,9 @@ def collect_gitlab(
     from ci_profile.collectors import gitlab
 
     start, end = parse_since(since), parse_since(until, option="--until")
-    gitlab.check_project_path(project)
+    projects = _projects(project, projects_file, "name GROUP/PROJECT or give --projects-file FILE")
+    for name in projects:
+        gitlab.check_project_path(name)
     policy = RetryPolicy(max_rate_wait_s=parse_duration(max_wait, option="--max-wait"))
     rules = _rules()
     token = config.gitlab_token()
@@ -499,10 +574,8 @@ def collect_gitlab(
         _secrets.append(token.reveal())
     else:
         stderr.print("[yellow]no GITLAB_TOKEN set: public projects only[/yellow]")
-    with (
-        Store.open(config.db_path(db)) as store,
-        gitlab.make_client(config.gitlab_url(url), token) as client,
-    ):
+    store = SharedStore(config.db_path(db))
+    with gitlab.make_client(config.gitlab_url(url), token) as client:
         http = gitlab.make_http(
             client,
             concurrency=concurrency,
@@ -519,11 +592,28 @@ def collect_gitlab(
             console=stderr,
             transient=True,
         ) as bar:
-            collector = gitlab.GitLabCollector(
-                http, store, project, concurrency=concurrency, progress=_RichProgress(bar)
-            )
-            result = collector.collect(start, end)
-        refresh_classification(store, rules)
+            progress = _RichProgress(bar)
+
+            def one(name: str) -> CollectResult:
+                with store.claim("gitlab", name):
+                    collector = gitlab.GitLabCollector(
+                        http, store, name, concurrency=concurrency, progress=progress
+                    )
+                    return collector.collect(start, end)
+
+            if len(projects) == 1:
+                outcomes = [Outcome(projects[0], result=one(projects[0]))]
+            else:
+                outcomes = collect_many(projects, one, parallel=2)
+    _refresh(store.path, rules)
+    for outcome in outcomes:
+        if isinstance(outcome.result, gitlab.GitLabCollectResult):
+            _gitlab_summary(outcome.result, totals=len(projects) == 1)
+    if len(projects) > 1:
+        _report_many(outcomes, http, "projects")
+
+
+def _gitlab_summary(result: GitLabCollectResult, *, totals: bool) -> None:
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
     rate = (
@@ -531,11 +621,12 @@ def collect_gitlab(
         if result.rate_remaining is not None
         else ""
     )
+    cost = f"; {result.requests} requests ({result.retries} retried){rate}" if totals else ""
     stdout.print(
         f"{result.project}: {result.runs_listed} pipelines listed, {result.runs_fetched} fetched "
         f"({result.runs} pipelines incl. {result.child_pipelines} child, {result.jobs} jobs, "
         f"{result.steps} sections from {result.traces} logs, {result.pipeline_files} pipeline "
-        f"files stored); {result.requests} requests ({result.retries} retried){rate}",
+        f"files stored){cost}",
         highlight=False,
     )
 
@@ -595,3 +686,5 @@ def dashboard(db: str | None, port: int, host: str) -> None:
     ]
     sys.stdout.flush()
     os.execv(sys.executable, command)
+
+

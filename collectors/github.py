@@ -20,6 +20,7 @@ from ci_profile.collectors.common import CollectResult, Progress
 from ci_profile.collectors.http import HttpClient, RetryPolicy, WaitHook
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import NotFoundError, ProviderError, UsageError
+from ci_profile.core.payload import INT32_MAX, ident, integer, text
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
 from ci_profile.core.store import CollectionStore
 from ci_profile.core.times import iso_z, parse_iso
@@ -90,10 +91,10 @@ def make_http(
 # -- normalizers (shared with the sample-data loader) ----------------------------------------
 
 
-def conclusion_of(status: str | None, conclusion: str | None) -> str | None:
+def conclusion_of(status: object, conclusion: object) -> str | None:
     if conclusion is None:
         return None if status != "completed" else "other"
-    return _CONCLUSIONS.get(conclusion, "other")
+    return _CONCLUSIONS.get(conclusion, "other") if isinstance(conclusion, str) else "other"
 
 
 def workflow_path(path: object) -> str | None:
@@ -103,20 +104,25 @@ def workflow_path(path: object) -> str | None:
     return path.split("@", 1)[0]
 
 
+def _step_number(step: Mapping[str, Any]) -> int | None:
+    return integer(step.get("number"), minimum=1, maximum=INT32_MAX)
+
+
 def normalize_job(project: str, job: Mapping[str, Any]) -> tuple[Job, list[Step]]:
-    job_id = str(job["id"])
+    job_id = ident(job.get("id"), "GitHub: a job")
+    listed = job.get("steps")
     steps_raw = sorted(
-        (s for s in job.get("steps") or [] if isinstance(s, Mapping)),
-        key=lambda s: int(s.get("number") or 0),
+        (s for s in listed if isinstance(s, Mapping)) if isinstance(listed, list) else (),
+        key=lambda s: _step_number(s) or 0,
     )
     steps = [
         Step(
             provider=PROVIDER,
             project=project,
             job_id=job_id,
-            seq=int(s.get("number") or index + 1),
-            name=str(s.get("name") or ""),
-            status=s.get("status"),
+            seq=_step_number(s) or index + 1,
+            name=text(s.get("name")) or "",
+            status=text(s.get("status")),
             conclusion=conclusion_of(s.get("status"), s.get("conclusion")),
             started_at=parse_iso(s.get("started_at")),
             finished_at=parse_iso(s.get("completed_at")),
@@ -128,8 +134,8 @@ def normalize_job(project: str, job: Mapping[str, Any]) -> tuple[Job, list[Step]
     started = parse_iso(job.get("started_at"))
     finished = parse_iso(job.get("completed_at"))
     first_step = next((s.started_at for s in steps if s.started_at is not None), None)
-    runner = job.get("runner_name") or None
-    status = job.get("status")
+    runner = text(job.get("runner_name")) or None
+    status = text(job.get("status"))
     if first_step is not None and (started is None or first_step > started):
         # A job's started_at can equal its created_at while it still waits for a runner; the
         # runner-generated first step ("Set up job") starts when a runner really runs it.
@@ -141,9 +147,9 @@ def normalize_job(project: str, job: Mapping[str, Any]) -> tuple[Job, list[Step]
         provider=PROVIDER,
         project=project,
         job_id=job_id,
-        run_id=str(job.get("run_id")),
-        attempt=int(job.get("run_attempt") or 1),
-        name=str(job.get("name") or ""),
+        run_id=ident(job.get("run_id"), f"GitHub: job {job_id}: a run"),
+        attempt=integer(job.get("run_attempt"), minimum=1, maximum=INT32_MAX) or 1,
+        name=text(job.get("name")) or "",
         stage=None,
         status=status,
         conclusion=conclusion_of(status, job.get("conclusion")),
@@ -152,10 +158,16 @@ def normalize_job(project: str, job: Mapping[str, Any]) -> tuple[Job, list[Step]
         finished_at=finished,
         queued_s=queued_s,
         runner=runner,
-        labels=tuple(str(label) for label in job.get("labels") or ()),
-        url=job.get("html_url"),
+        labels=_labels(job.get("labels")),
+        url=text(job.get("html_url")),
     )
     return record, steps
+
+
+def _labels(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(label for label in map(text, value) if label is not None)
 
 
 def _queue_seconds(
@@ -176,24 +188,24 @@ def _queue_seconds(
 def normalize_runs(project: str, run: Mapping[str, Any], jobs: Sequence[Job]) -> list[Run]:
     """One Run per attempt: the listed object is the latest attempt; earlier attempts are
     reconstructed from their jobs (GitHub lists only the latest attempt)."""
-    latest = int(run.get("run_attempt") or 1)
-    run_id = str(run["id"])
+    latest = integer(run.get("run_attempt"), minimum=1, maximum=INT32_MAX) or 1
+    run_id = ident(run.get("id"), "GitHub: a workflow run")
     by_attempt: dict[int, list[Job]] = {}
     for job in jobs:
         by_attempt.setdefault(job.attempt, []).append(job)
-    status = run.get("status")
+    status = text(run.get("status"))
     common: dict[str, Any] = {
         "provider": PROVIDER,
         "project": project,
         "run_id": run_id,
-        "pipeline": run.get("name"),
-        "pipeline_path": workflow_path(run.get("path")),
-        "event": run.get("event"),
-        "branch": run.get("head_branch"),
-        "sha": run.get("head_sha"),
-        "run_number": run.get("run_number"),
+        "pipeline": text(run.get("name")),
+        "pipeline_path": workflow_path(text(run.get("path"))),
+        "event": text(run.get("event")),
+        "branch": text(run.get("head_branch")),
+        "sha": text(run.get("head_sha")),
+        "run_number": integer(run.get("run_number")),
     }
-    html = run.get("html_url")
+    html = text(run.get("html_url"))
     records: list[Run] = []
     for attempt in sorted(set(by_attempt) | {latest}):
         attempt_jobs = by_attempt.get(attempt, [])
@@ -259,13 +271,13 @@ def _max_time(values: Iterable[datetime | None]) -> datetime | None:
     return max(present) if present else None
 
 
-def records_for_run(
-    project: str, run: Mapping[str, Any], jobs_raw: Sequence[Mapping[str, Any]]
-) -> Batch:
+def records_for_run(project: str, run: Mapping[str, Any], jobs_raw: Sequence[object]) -> Batch:
     """Everything one workflow run contributes to the store."""
     batch = Batch()
     jobs: list[Job] = []
     for raw in jobs_raw:
+        if not isinstance(raw, Mapping):
+            continue
         job, steps = normalize_job(project, raw)
         jobs.append(job)
         batch.steps.extend(steps)
@@ -482,9 +494,19 @@ class GitHubCollector:
             chunk = todo[start : start + BATCH_RUNS]
             batch = Batch()
             with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                for run, jobs in zip(chunk, pool.map(self._jobs_of, chunk), strict=True):
+                # Jobs and workflow files share the workers: fetched one after another, the
+                # files of a busy repository (a new commit every few runs) would double the
+                # wall time of a collection.
+                # Jobs first in the queue: when a request budget runs out, it is spent on them.
+                fetched = pool.map(self._jobs_of, chunk)
+                wanted = self._wanted_files(chunk)
+                contents = pool.map(lambda key: self._file_at(*key), wanted)
+                for run, jobs in zip(chunk, fetched, strict=True):
                     batch.extend(records_for_run(self.project, run, jobs))
-            batch.pipeline_files.extend(self._pipeline_files(chunk))
+                batch.pipeline_files.extend(
+                    PipelineFile(PROVIDER, self.project, path, sha, text)
+                    for (path, sha), text in zip(wanted, contents, strict=True)
+                )
             if start + BATCH_RUNS >= len(todo) and etag:
                 batch.etags[etag_key] = (etag, next_url)
             self._commit(batch)
@@ -520,7 +542,8 @@ class GitHubCollector:
             url = response.links.get("next")
         return jobs
 
-    def _pipeline_files(self, runs: Sequence[Mapping[str, Any]]) -> list[PipelineFile]:
+    def _wanted_files(self, runs: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        """The (workflow file, commit) pairs of ``runs`` not stored yet, each once."""
         wanted: dict[tuple[str, str], None] = {}
         for run in runs:
             path, sha = workflow_path(run.get("path")), run.get("head_sha")
@@ -531,11 +554,8 @@ class GitHubCollector:
                 and (path, sha) not in self._known_files
             ):
                 wanted[(path, sha)] = None
-        files: list[PipelineFile] = []
-        for path, sha in wanted:
-            files.append(PipelineFile(PROVIDER, self.project, path, sha, self._file_at(path, sha)))
-            self._known_files.add((path, sha))
-        return files
+        self._known_files.update(wanted)
+        return list(wanted)
 
     def _file_at(self, path: str, sha: str) -> str | None:
         owner, repo = self.project.split("/")

@@ -46,7 +46,7 @@ from ci_profile.collectors.gitlab_sections import SectionParser
 from ci_profile.collectors.http import _redact
 from ci_profile.core.errors import AuthError, NotFoundError, ProviderError, UsageError
 from ci_profile.core.records import Batch, Job, Run, Step
-from ci_profile.core.store import Store
+from ci_profile.core.store import CollectionStore
 from ci_profile.core.times import parse_iso
 
 __all__ = ["PROVIDER", "GitLabCollectResult", "GitLabCollector", "make_client", "make_http"]
@@ -130,7 +130,7 @@ class GitLabCollector:
     def __init__(
         self,
         http: GitLabHttp,
-        store: Store,
+        store: CollectionStore,
         project: str,
         *,
         concurrency: int = 4,
@@ -204,17 +204,13 @@ class GitLabCollector:
         self._files = ConfigFiles(self.http, self.store, self.project, self._base)
 
     def _load_state(self) -> None:
-        rows = self.store.con.execute(
-            "SELECT run_id, status, updated_at, created_at, parent_run_id, pipeline, "
-            "pipeline_path FROM runs WHERE provider = ? AND project = ?",
-            [PROVIDER, self.project],
-        ).fetchall()
-        self._runs = {r[0]: _StoredRun(*r[1:]) for r in rows}
-        jobs = self.store.con.execute(
-            "SELECT job_id, status, finished_at FROM jobs WHERE provider = ? AND project = ?",
-            [PROVIDER, self.project],
-        ).fetchall()
-        self._jobs = {r[0]: (r[1], r[2]) for r in jobs}
+        self._runs = {
+            r.run_id: _StoredRun(
+                r.status, r.updated_at, r.created_at, r.parent_run_id, r.pipeline, r.pipeline_path
+            )
+            for r in self.store.stored_runs(PROVIDER, self.project)
+        }
+        self._jobs = self.store.stored_jobs(PROVIDER, self.project)
 
     def _windows(self, start: datetime, until: datetime | None) -> list[tuple[_Window, bool]]:
         if until is not None:

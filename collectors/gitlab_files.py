@@ -18,7 +18,7 @@ from ci_profile.collectors.http import HttpClient
 from ci_profile.core.errors import NotFoundError, PipelineFileError, ProviderError
 from ci_profile.core.gitlab_ci import GitLabCI, glob_match, parse_gitlab_ci, parse_includes
 from ci_profile.core.records import PipelineFile
-from ci_profile.core.store import Store
+from ci_profile.core.store import CollectionStore
 
 PROVIDER = "gitlab"
 MAX_FILES = 50
@@ -43,7 +43,7 @@ class ConfigInfo:
 
 
 class ConfigFiles:
-    def __init__(self, http: HttpClient, store: Store, project: str, base: str) -> None:
+    def __init__(self, http: HttpClient, store: CollectionStore, project: str, base: str) -> None:
         self.http = http
         self.store = store
         self.project = project
@@ -118,12 +118,7 @@ class ConfigFiles:
         if key in self._texts:
             return self._texts[key]
         if key in self._known:
-            row = self.store.con.execute(
-                "SELECT content FROM pipeline_files "
-                "WHERE provider = ? AND project = ? AND path = ? AND sha = ?",
-                [PROVIDER, self.project, path, sha],
-            ).fetchone()
-            text = row[0] if row else None
+            text = self.store.pipeline_file(PROVIDER, self.project, path, sha)
         else:
             text = self._fetch(path, sha)
             self._pending.append(PipelineFile(PROVIDER, self.project, path, sha, text))

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ci_profile.collectors.gitlab_sections import Section
+from ci_profile.core.payload import ident, integer, text
 from ci_profile.core.records import Job, Run, Step
 from ci_profile.core.times import parse_iso
 
@@ -68,9 +69,8 @@ def normalize_pipeline(
     """A pipeline as a run. ``pipeline`` is its ``name`` (``workflow:name``), else the config
     file it ran (``.gitlab-ci.yml``, or a child pipeline's included file), else
     ``fallback_name`` (``child of <trigger job>``)."""
-    name = detail.get("name")
-    status = detail.get("status")
-    iid = detail.get("iid")
+    name = text(detail.get("name"))
+    status = text(detail.get("status"))
     started = parse_iso(detail.get("started_at"))
     finished = parse_iso(detail.get("finished_at")) if status not in ACTIVE else None
     if started is not None and finished is not None and finished < started:
@@ -78,20 +78,20 @@ def normalize_pipeline(
     return Run(
         provider=PROVIDER,
         project=project,
-        run_id=str(detail["id"]),
+        run_id=ident(detail.get("id"), "GitLab: a pipeline"),
         attempt=1,
-        pipeline=name if isinstance(name, str) and name else pipeline_path or fallback_name,
+        pipeline=name or pipeline_path or fallback_name,
         pipeline_path=pipeline_path,
-        event=detail.get("source"),
-        branch=detail.get("ref"),
-        sha=detail.get("sha"),
+        event=text(detail.get("source")),
+        branch=text(detail.get("ref")),
+        sha=text(detail.get("sha")),
         status=status,
         conclusion=pipeline_conclusion(status),
         created_at=parse_iso(detail.get("created_at")),
         started_at=started,
         finished_at=finished,
-        url=detail.get("web_url"),
-        run_number=iid if isinstance(iid, int) and not isinstance(iid, bool) else None,
+        url=text(detail.get("web_url")),
+        run_number=integer(detail.get("iid")),
         updated_at=parse_iso(detail.get("updated_at")),
         parent_run_id=parent_run_id,
     )
@@ -100,30 +100,36 @@ def normalize_pipeline(
 def normalize_job(project: str, run_id: str, job: Mapping[str, Any]) -> Job:
     """A job (retried ones are separate rows, each with its own conclusion)."""
     runner = job.get("runner") if isinstance(job.get("runner"), Mapping) else None
-    runner_name = (runner.get("description") or runner.get("name") or None) if runner else None
+    runner_name = (text(runner.get("description")) or text(runner.get("name"))) if runner else None
     started = parse_iso(job.get("started_at"))
     finished = parse_iso(job.get("finished_at"))
     if started is not None and finished is not None and finished < started:
         finished = None  # clock skew: unknown, never a negative duration
-    status = job.get("status")
+    status = text(job.get("status"))
     return Job(
         provider=PROVIDER,
         project=project,
-        job_id=str(job["id"]),
+        job_id=ident(job.get("id"), "GitLab: a job"),
         run_id=run_id,
         attempt=1,
-        name=str(job.get("name") or ""),
-        stage=job.get("stage"),
+        name=text(job.get("name")) or "",
+        stage=text(job.get("stage")),
         status=status,
         conclusion=job_conclusion(status),
         created_at=parse_iso(job.get("created_at")),
         started_at=started,
         finished_at=finished,
         queued_s=_seconds(job.get("queued_duration")) if started is not None else None,
-        runner=str(runner_name) if runner_name else None,
-        labels=tuple(str(t) for t in job.get("tag_list") or () if isinstance(t, str)),
-        url=job.get("web_url"),
+        runner=runner_name or None,
+        labels=_labels(job.get("tag_list")),
+        url=text(job.get("web_url")),
     )
+
+
+def _labels(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(tag for tag in (text(t) for t in value if isinstance(t, str)) if tag is not None)
 
 
 def steps_from_sections(project: str, job_id: str, sections: Sequence[Section]) -> list[Step]:
@@ -145,7 +151,7 @@ def steps_from_sections(project: str, job_id: str, sections: Sequence[Section]) 
 
 
 def needs_trace(job: Mapping[str, Any]) -> bool:
-    return job.get("status") in TRACED and job.get("started_at") is not None
+    return text(job.get("status")) in TRACED and job.get("started_at") is not None
 
 
 # -- collection ------------------------------------------------------------------------------

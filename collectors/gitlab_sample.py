@@ -33,7 +33,7 @@ from ci_profile.collectors.gitlab_sections import Section, SectionParser
 from ci_profile.core.errors import PipelineFileError, SampleDataError
 from ci_profile.core.gitlab_ci import ROOT, GitLabCI, glob_match, parse_gitlab_ci, parse_includes
 from ci_profile.core.records import Batch, PipelineFile
-from ci_profile.core.store import Store
+from ci_profile.core.store import CollectionStore
 
 if TYPE_CHECKING:
     from ci_profile.collectors.sample import SampleResult
@@ -109,7 +109,7 @@ def _config_files(tree: Mapping[str, str], path: str) -> dict[str, str | None]:
     return found
 
 
-def load_gitlab_sample(folder: Path, store: Store) -> SampleResult:
+def load_gitlab_sample(folder: Path, store: CollectionStore) -> SampleResult:
     """``folder`` is ``<root>/gitlab``: one directory per project path, ``ci-history`` inside."""
     from ci_profile.collectors.sample import SampleResult
 
@@ -121,7 +121,7 @@ def load_gitlab_sample(folder: Path, store: Store) -> SampleResult:
     return result
 
 
-def _project_batch(project: str, project_dir: Path, history: Path, store: Store) -> Batch:
+def _project_batch(project: str, project_dir: Path, history: Path, store: CollectionStore) -> Batch:
     listed = _json(history / "pipelines.json")
     details: dict[str, Any] = _json(history / "pipeline_details.json")
     jobs: dict[str, Any] = _json(history / "jobs.json")

@@ -30,7 +30,7 @@ from ci_profile.collectors.jenkins_records import (
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import AuthError, NotFoundError, ProviderError, UsageError
 from ci_profile.core.records import Batch
-from ci_profile.core.store import Store
+from ci_profile.core.store import CollectionStore
 from ci_profile.core.times import from_epoch_ms, iso_z, parse_iso
 
 __all__ = ["PROVIDER", "JenkinsCollector", "job_url", "make_client", "make_http"]
@@ -111,7 +111,7 @@ class JenkinsCollector:
     def __init__(
         self,
         http: HttpClient,
-        store: Store,
+        store: CollectionStore,
         job_path: str,
         *,
         authenticated: bool = True,
@@ -217,12 +217,11 @@ class JenkinsCollector:
             page = data.get("allBuilds") or []
 
     def _stored_unfinished(self, project: str) -> set[int]:
-        rows = self.store.con.execute(
-            "SELECT run_id FROM runs WHERE provider = ? AND project = ? "
-            "AND coalesce(status, '') <> 'completed'",
-            [PROVIDER, project],
-        ).fetchall()
-        return {int(r[0]) for r in rows if str(r[0]).isdigit()}
+        return {
+            int(r.run_id)
+            for r in self.store.stored_runs(PROVIDER, project)
+            if r.status != "completed" and r.run_id.isdigit()
+        }
 
     def _fetch(self, chunk: Sequence[Mapping[str, Any]], done: set[int]) -> Batch:
         batch = Batch()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ci_profile.core.payload import ident, integer, text
 from ci_profile.core.records import Batch, Job, Run, Step
 from ci_profile.core.times import from_epoch_ms
 
@@ -92,17 +93,22 @@ class JobInfo:
 def job_info(data: Mapping[str, Any], requested: str, *, branch: str | None = None) -> JobInfo:
     """The job object of ``/job/.../api/json`` -> JobInfo."""
     full_name = data.get("fullName")
-    project = full_name if isinstance(full_name, str) and full_name else requested
-    display = data.get("fullDisplayName") or data.get("displayName") or project
-    klass = str(data.get("_class") or "")
-    return JobInfo(project, str(display), klass in PIPELINE_CLASSES, branch)
+    project = text(full_name) if isinstance(full_name, str) and full_name else requested
+    display = text(data.get("fullDisplayName")) or text(data.get("displayName")) or project
+    klass = data.get("_class")
+    return JobInfo(project or requested, display, klass in PIPELINE_CLASSES, branch)
 
 
 # -- small readers ---------------------------------------------------------------------------
 
 
+def _items(value: object) -> list[Mapping[str, Any]]:
+    """The objects in a JSON array; anything else holds none."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
 def _actions(build: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [a for a in build.get("actions") or [] if isinstance(a, Mapping)]
+    return _items(build.get("actions"))
 
 
 def _millis(value: object) -> int | None:
@@ -115,11 +121,25 @@ def _millis(value: object) -> int | None:
 
 
 def _after(start: datetime | None, millis: object) -> datetime | None:
-    """``start`` + a positive duration; 0 or negative durations are unknown."""
+    """``start`` + a positive duration; 0 or negative durations are unknown, and so is an end
+    past what a timestamp holds."""
     duration = _millis(millis)
     if start is None or not duration:
         return None
-    return start + timedelta(milliseconds=duration)
+    try:
+        return start + timedelta(milliseconds=duration)
+    except OverflowError:
+        return None
+
+
+def _before(moment: datetime | None, millis: float) -> datetime | None:
+    """``moment`` less a wait; unknown when the wait reaches back past what a time holds."""
+    if moment is None:
+        return None
+    try:
+        return moment - timedelta(milliseconds=millis)
+    except OverflowError:
+        return None
 
 
 def _not_before(start: datetime | None, end: datetime | None) -> datetime | None:
@@ -133,7 +153,7 @@ def causes_of(build: Mapping[str, Any]) -> list[str]:
     """The ``_class`` of every cause in the build's CauseActions."""
     found: list[str] = []
     for action in _actions(build):
-        for cause in action.get("causes") or []:
+        for cause in _items(action.get("causes")):
             if isinstance(cause, Mapping) and isinstance(cause.get("_class"), str):
                 found.append(cause["_class"])
     return found
@@ -152,13 +172,13 @@ def event_of(causes: Sequence[str], branch: str | None = None) -> str | None:
 
 def normalize_branch(name: object) -> str | None:
     """``refs/remotes/origin/main``, ``origin/main``, ``refs/heads/main`` -> ``main``."""
-    if not isinstance(name, str) or not name.strip():
+    value = text(name.strip()) if isinstance(name, str) else None
+    if not value:
         return None
-    text = name.strip()
     for prefix in ("refs/remotes/origin/", "refs/remotes/", "refs/heads/", "origin/"):
-        if text.startswith(prefix):
-            return text[len(prefix) :] or None
-    return text
+        if value.startswith(prefix):
+            return value[len(prefix) :] or None
+    return value
 
 
 def revision_of(build: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -168,10 +188,10 @@ def revision_of(build: Mapping[str, Any]) -> tuple[str | None, str | None]:
         if not isinstance(revision, Mapping):
             continue
         sha = revision.get("SHA1")
-        branches = [b for b in revision.get("branch") or [] if isinstance(b, Mapping)]
+        branches = _items(revision.get("branch"))
         branch = normalize_branch(branches[0].get("name")) if branches else None
         if isinstance(sha, str) and sha:
-            return sha, branch
+            return text(sha), branch
     return None, None
 
 
@@ -215,8 +235,9 @@ class _Stage:
 
 def _stages(describe: Mapping[str, Any]) -> list[_Stage]:
     stages: list[_Stage] = []
-    for order, raw in enumerate(s for s in describe.get("stages") or [] if isinstance(s, Mapping)):
-        if raw.get("id") is None:
+    for order, raw in enumerate(_items(describe.get("stages"))):
+        node_id = text(raw.get("id"))
+        if node_id is None:
             continue
         start = _millis(raw.get("startTimeMillis")) or None
         duration = _millis(raw.get("durationMillis"))
@@ -224,10 +245,8 @@ def _stages(describe: Mapping[str, Any]) -> list[_Stage]:
         end: float | None = None
         if start is not None:
             end = math.inf if running else (start + duration if duration else None)
-        nodes = tuple(n for n in raw.get("stageFlowNodes") or [] if isinstance(n, Mapping))
-        stages.append(
-            _Stage(order, str(raw["id"]), str(raw.get("name") or ""), raw, nodes, start, end)
-        )
+        nodes = tuple(_items(raw.get("stageFlowNodes")))
+        stages.append(_Stage(order, node_id, text(raw.get("name")) or "", raw, nodes, start, end))
     return stages
 
 
@@ -280,10 +299,10 @@ def _steps(job: JobInfo, job_id: str, stage: _Stage) -> list[Step]:
         status, conclusion = node_state(node.get("status"))
         started = from_epoch_ms(node.get("startTimeMillis"))
         finished = None if status != "completed" else _after(started, node.get("durationMillis"))
-        name = str(node.get("name") or "")
+        name = text(node.get("name")) or ""
         description = node.get("parameterDescription")
         command = (
-            description
+            text(description)
             if name in SCRIPT_STEPS and isinstance(description, str) and description
             else None
         )
@@ -341,8 +360,8 @@ def _stage_jobs(
         created = begun
         if stage is first:
             queued_s = _first_stage_queue(own_ms, total_ms, run.started_at, stage)
-            if queued_s is not None and begun is not None:
-                created = begun - timedelta(seconds=queued_s)
+            if queued_s is not None:
+                created = _before(begun, queued_s * 1000)
         runner = stage.raw.get("execNode")
         jobs.append(
             Job(
@@ -359,7 +378,7 @@ def _stage_jobs(
                 started_at=begun,
                 finished_at=finished,
                 queued_s=queued_s,
-                runner=runner if isinstance(runner, str) and runner else None,
+                runner=text(runner) if isinstance(runner, str) and runner else None,
                 url=f"{run.url}execution/node/{stage.node_id}/" if run.url else None,
             )
         )
@@ -386,7 +405,7 @@ def records_for_build(
     ``describe`` is the build's ``wfapi/describe?fullStages=true``, or None when Jenkins has no
     Stage View for it; then the build is one job spanning the build, without steps.
     """
-    number = str(build["number"])
+    number = ident(build.get("number"), "Jenkins: a build")
     status, conclusion = result_state(build)
     sha, branch = revision_of(build)
     branch = branch or job.branch
@@ -395,9 +414,9 @@ def records_for_build(
     wf = describe if isinstance(describe, Mapping) else {}
     started = from_epoch_ms(wf.get("startTimeMillis")) or timestamp
     created = timestamp
-    if timestamp is not None and own_ms is not None:
-        created = timestamp - timedelta(milliseconds=own_ms)
-    url = build.get("url") if isinstance(build.get("url"), str) else None
+    if own_ms is not None:
+        created = _before(timestamp, own_ms)
+    url = text(build.get("url")) if isinstance(build.get("url"), str) else None
     run = Run(
         provider=PROVIDER,
         project=job.project,
@@ -414,7 +433,7 @@ def records_for_build(
         started_at=started,
         finished_at=None,
         url=url,
-        run_number=int(build["number"]),
+        run_number=integer(build.get("number")),
     )
     batch = Batch()
     warnings: list[str] = []
@@ -453,7 +472,7 @@ def records_for_build(
                 started_at=started,
                 finished_at=run.finished_at,
                 queued_s=None if own_ms is None else own_ms / 1000,
-                runner=runner if isinstance(runner, str) and runner else None,
+                runner=text(runner) if isinstance(runner, str) and runner else None,
                 url=url,
             )
         )

@@ -21,13 +21,13 @@ from ci_profile.collectors.jenkins_records import (
 )
 from ci_profile.core.errors import SampleDataError
 from ci_profile.core.records import Batch, PipelineFile
-from ci_profile.core.store import Store
+from ci_profile.core.store import CollectionStore
 
 if TYPE_CHECKING:
     from ci_profile.collectors.sample import SampleResult
 
 
-def load_jenkins_sample(folder: Path, store: Store) -> SampleResult:
+def load_jenkins_sample(folder: Path, store: CollectionStore) -> SampleResult:
     """``folder`` is ``<root>/jenkins``: one directory per job, nested in its folders."""
     # Imported here: collectors.sample imports this module to register the loader.
     from ci_profile.collectors.sample import SampleResult, _read_json

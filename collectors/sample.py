@@ -20,7 +20,7 @@ from ci_profile.collectors.gitlab_sample import load_gitlab_sample
 from ci_profile.collectors.jenkins_sample import load_jenkins_sample
 from ci_profile.core.errors import SampleDataError
 from ci_profile.core.records import Batch, PipelineFile
-from ci_profile.core.store import Store
+from ci_profile.core.store import CollectionStore
 
 
 @dataclass
@@ -53,7 +53,7 @@ def _read_json(path: Path) -> Any:
     raise SampleDataError(f"sample data file {path} is missing")
 
 
-def load_github_sample(folder: Path, store: Store) -> SampleResult:
+def load_github_sample(folder: Path, store: CollectionStore) -> SampleResult:
     """``folder`` is ``<root>/github``: one ``OWNER/REPO`` directory per repository."""
     result = SampleResult(projects=[], runs=0, jobs=0, steps=0)
     for history in sorted(folder.glob("*/*/ci-history")):
@@ -76,14 +76,14 @@ def load_github_sample(folder: Path, store: Store) -> SampleResult:
 
 
 # One loader per provider folder under the sample root.
-LOADERS: dict[str, Callable[[Path, Store], SampleResult]] = {
+LOADERS: dict[str, Callable[[Path, CollectionStore], SampleResult]] = {
     "github": load_github_sample,
     "gitlab": load_gitlab_sample,
     "jenkins": load_jenkins_sample,
 }
 
 
-def load_sample(root: Path, store: Store) -> SampleResult:
+def load_sample(root: Path, store: CollectionStore) -> SampleResult:
     result = SampleResult(projects=[], runs=0, jobs=0, steps=0)
     for provider, loader in LOADERS.items():
         if (root / provider).is_dir():

@@ -53,6 +53,10 @@ class NetworkError(ProviderError):
     """The provider could not be reached after retries."""
 
 
+class PayloadError(ProviderError):
+    """An answer holds a record that cannot be stored (a run or job without its id)."""
+
+
 class BudgetExhaustedError(ProviderError):
     """The request budget given with --max-requests ran out."""
 

@@ -8,14 +8,18 @@ ETags that a batch advances commit together with its rows or not at all.
 
 from __future__ import annotations
 
+import fcntl
 import re
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -203,6 +207,20 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """What an incremental collector needs to know about a run it stored before."""
+
+    run_id: str
+    attempt: int
+    status: str | None
+    updated_at: datetime | None
+    created_at: datetime | None
+    parent_run_id: str | None
+    pipeline: str | None
+    pipeline_path: str | None
+
+
 def _map_duckdb_error(exc: duckdb.Error, path: str) -> StoreError:
     message = str(exc)
     if re.search(r"lock", message, re.IGNORECASE):
@@ -313,14 +331,16 @@ class Store:
         """Upsert one batch and advance its cursors and ETags, atomically."""
         try:
             with self.transaction():
+                # A job's steps are replaced as a whole: a re-fetched job may have fewer steps.
+                # Only jobs stored before can have steps to replace; finding those in `jobs`
+                # spares a scan of the (eight times larger) steps table for every new batch.
+                jobs = {(j.provider, j.project, j.job_id) for j in batch.jobs}
+                stepped = {(s.provider, s.project, s.job_id) for s in batch.steps}
+                doomed = self._stored_jobs_among(jobs) | (stepped - jobs)
                 self._insert("runs", _table(batch.runs, RUN_SCHEMA, RUN_KEY), replace=True)
                 self._insert("jobs", _table(batch.jobs, JOB_SCHEMA, JOB_KEY), replace=True)
-                if batch.jobs or batch.steps:
-                    # A job's steps are replaced as a whole: a re-fetched job may have fewer steps.
-                    job_keys = {(s.provider, s.project, s.job_id) for s in batch.steps}
-                    job_keys |= {(j.provider, j.project, j.job_id) for j in batch.jobs}
-                    self._delete_steps_of(job_keys)
-                    self._insert("steps", _table(batch.steps, STEP_SCHEMA, STEP_KEY))
+                self._delete_steps_of(doomed)
+                self._insert("steps", _table(batch.steps, STEP_SCHEMA, STEP_KEY))
                 self._insert(
                     "pipeline_files",
                     _table(batch.pipeline_files, PIPELINE_FILE_SCHEMA, FILE_KEY),
@@ -350,17 +370,23 @@ class Store:
         finally:
             self.con.unregister("_incoming")
 
+    def _stored_jobs_among(self, job_keys: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        if not job_keys:
+            return set()
+        self.con.register("_asked", _key_table(job_keys))
+        try:
+            rows = self.con.execute(
+                "SELECT provider, project, job_id FROM jobs WHERE (provider, project, job_id) IN "
+                "(SELECT (provider, project, job_id) FROM _asked)"
+            ).fetchall()
+        finally:
+            self.con.unregister("_asked")
+        return {(r[0], r[1], r[2]) for r in rows}
+
     def _delete_steps_of(self, job_keys: set[tuple[str, str, str]]) -> None:
         if not job_keys:
             return
-        keys = pa.table(
-            {
-                "provider": [k[0] for k in job_keys],
-                "project": [k[1] for k in job_keys],
-                "job_id": [k[2] for k in job_keys],
-            }
-        )
-        self.con.register("_doomed", keys)
+        self.con.register("_doomed", _key_table(job_keys))
         try:
             self.con.execute(
                 "DELETE FROM steps WHERE (provider, project, job_id) IN "
@@ -429,12 +455,60 @@ class Store:
         ).fetchall()
         return {(r[0], r[1]) for r in rows}
 
+    def stored_runs(self, provider: str, project: str) -> list[StoredRun]:
+        rows = self.con.execute(
+            "SELECT run_id, attempt, status, updated_at, created_at, parent_run_id, pipeline, "
+            "pipeline_path FROM runs WHERE provider = ? AND project = ? ORDER BY run_id, attempt",
+            [provider, project],
+        ).fetchall()
+        return [StoredRun(*row) for row in rows]
+
+    def stored_jobs(
+        self, provider: str, project: str
+    ) -> dict[str, tuple[str | None, datetime | None]]:
+        """job_id -> (status, finished_at)."""
+        rows = self.con.execute(
+            "SELECT job_id, status, finished_at FROM jobs WHERE provider = ? AND project = ?",
+            [provider, project],
+        ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def pipeline_file(self, provider: str, project: str, path: str, sha: str) -> str | None:
+        row = self.con.execute(
+            "SELECT content FROM pipeline_files "
+            "WHERE provider = ? AND project = ? AND path = ? AND sha = ?",
+            [provider, project, path, sha],
+        ).fetchone()
+        return None if row is None else row[0]
+
     def counts(self) -> dict[str, int]:
         result: dict[str, int] = {}
         for table in ("runs", "jobs", "steps", "pipeline_files"):
             row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
             result[table] = int(row[0]) if row else 0
         return result
+
+
+def open_when_free(
+    path: str | Path,
+    *,
+    timeout_s: float = 60.0,
+    read_only: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Store:
+    """:meth:`Store.open`, waiting up to ``timeout_s`` while another process holds the file
+    (a collection between two batches, a dashboard query)."""
+    deadline = clock() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return Store.open(path, read_only=read_only)
+        except StoreLockedError:
+            if clock() >= deadline:
+                raise
+            sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 class CollectionStore(Protocol):
@@ -451,6 +525,14 @@ class CollectionStore(Protocol):
     ) -> dict[str, tuple[int, datetime | None]]: ...
 
     def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]: ...
+
+    def stored_runs(self, provider: str, project: str) -> list[StoredRun]: ...
+
+    def stored_jobs(
+        self, provider: str, project: str
+    ) -> dict[str, tuple[str | None, datetime | None]]: ...
+
+    def pipeline_file(self, provider: str, project: str, path: str, sha: str) -> str | None: ...
 
 
 class SharedStore:
@@ -474,26 +556,44 @@ class SharedStore:
         self.lock_timeout_s = lock_timeout_s
         self._sleep = sleep
         self._clock = clock
+        # One writer: collections of several projects in this process take turns.
+        self._turn = threading.RLock()
         with self._session():
             pass  # create or migrate now, so a bad file fails before any network work
 
     @contextmanager
     def _session(self) -> Iterator[Store]:
-        deadline = self._clock() + self.lock_timeout_s
-        delay = 0.05
-        while True:
+        with self._turn:
+            store = open_when_free(
+                self.path, timeout_s=self.lock_timeout_s, sleep=self._sleep, clock=self._clock
+            )
             try:
-                store = Store.open(self.path)
-                break
-            except StoreLockedError:
-                if self._clock() >= deadline:
-                    raise
-                self._sleep(delay)
-                delay = min(delay * 2, 1.0)
-        try:
-            yield store
-        finally:
-            store.close()
+                yield store
+            finally:
+                store.close()
+
+    @contextmanager
+    def claim(self, provider: str, project: str) -> Iterator[None]:
+        """Hold the right to collect ``project`` into this database, or fail at once.
+
+        Two processes collecting the same project into one database would fetch everything
+        twice; collecting different projects side by side is fine. The claim is an advisory
+        lock on one byte (chosen by the project) of ``<db>.lock``, which the kernel drops when
+        the process ends however it ends, so a killed collection never leaves a stale claim.
+        """
+        offset = zlib.crc32(f"{provider}\0{project.lower()}".encode())
+        with open(f"{self.path}.lock", "a+b") as handle:
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+            except OSError:
+                raise StoreLockedError(
+                    f"{provider} {project} is already being collected into {self.path} by "
+                    "another ci-profile process; wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.lockf(handle, fcntl.LOCK_UN, 1, offset)
 
     def write(self, batch: Batch) -> None:
         with self._session() as store:
@@ -515,20 +615,39 @@ class SharedStore:
         with self._session() as store:
             return store.known_pipeline_files(provider, project)
 
+    def stored_runs(self, provider: str, project: str) -> list[StoredRun]:
+        with self._session() as store:
+            return store.stored_runs(provider, project)
+
+    def stored_jobs(
+        self, provider: str, project: str
+    ) -> dict[str, tuple[str | None, datetime | None]]:
+        with self._session() as store:
+            return store.stored_jobs(provider, project)
+
+    def pipeline_file(self, provider: str, project: str, path: str, sha: str) -> str | None:
+        with self._session() as store:
+            return store.pipeline_file(provider, project, path, sha)
+
+
+def _key_table(job_keys: set[tuple[str, str, str]]) -> pa.Table:
+    provider, project, job_id = zip(*job_keys, strict=True)
+    return pa.table({"provider": provider, "project": project, "job_id": job_id})
+
 
 def _table(
     records: Sequence[Run | Job | Step | PipelineFile], schema: pa.Schema, key: tuple[str, ...]
 ) -> pa.Table:
-    """Records -> Arrow, keeping the last record per primary key (as an upsert would)."""
+    """Records -> Arrow, column by column, keeping the last record per primary key (as an upsert
+    would). Reading each field straight off the records (``attrgetter``) is what makes ingest
+    fast: ``dataclasses.astuple`` deep-copies every value."""
     if not records:
         return schema.empty_table()
-    key_index = [schema.get_field_index(name) for name in key]
-    latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for record in records:
-        values = astuple(record)
-        latest[tuple(values[i] for i in key_index)] = values
-    columns = list(zip(*latest.values(), strict=True))
+    keys = list(map(attrgetter(*key), records))
+    last = {k: i for i, k in enumerate(keys)}
+    if len(last) < len(records):
+        records = [records[i] for i in sorted(last.values())]
     return pa.table(
-        [pa.array(list(col), type=schema.field(i).type) for i, col in enumerate(columns)],
+        [pa.array(list(map(attrgetter(f.name), records)), type=f.type) for f in schema],
         schema=schema,
     )

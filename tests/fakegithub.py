@@ -20,6 +20,7 @@ import hashlib
 import http
 import json
 import math
+import random
 import re
 import socket
 import struct
@@ -56,6 +57,7 @@ __all__ = [
     "RESULT_CAP",
     "Budget",
     "DelayFault",
+    "ExhaustedFault",
     "FakeGitHub",
     "Fault",
     "RecordedRequest",
@@ -64,6 +66,7 @@ __all__ = [
     "TruncateFault",
     "created_filter",
     "delay",
+    "primary_rate_limit",
     "reset",
     "running",
     "secondary_rate_limit",
@@ -96,7 +99,16 @@ class DelayFault:
     seconds: float
 
 
-Fault = StatusFault | ResetFault | TruncateFault | DelayFault
+@dataclass(frozen=True, slots=True)
+class ExhaustedFault:
+    """Primary rate limit used up: 403/429, ``x-ratelimit-remaining: 0`` and a reset
+    ``reset_in_s`` after the server's clock at the time of the request."""
+
+    reset_in_s: float
+    code: int = 403
+
+
+Fault = StatusFault | ResetFault | TruncateFault | DelayFault | ExhaustedFault
 
 
 def status(
@@ -117,6 +129,10 @@ def delay(seconds: float) -> DelayFault:
     return DelayFault(seconds)
 
 
+def primary_rate_limit(reset_in_s: float = 1.0, code: int = 403) -> ExhaustedFault:
+    return ExhaustedFault(reset_in_s, code)
+
+
 def secondary_rate_limit(code: int = 403, retry_after: int | None = 1) -> StatusFault:
     """GitHub's secondary-limit answer (403 or 429, ``retry-after`` unless None)."""
     body = {
@@ -133,6 +149,24 @@ class _Armed:
     fault: Fault
     path_contains: str | None
     times: int
+
+
+@dataclass(slots=True)
+class _Chaos:
+    """Faults drawn at random (seeded) for any request, at most ``per_request`` times for the
+    same path and query, so a client with enough retries always gets through in the end."""
+
+    faults: tuple[Fault, ...]
+    rate: float
+    per_request: int
+    rng: random.Random
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def draw(self, target: str) -> Fault | None:
+        if self.hits.get(target, 0) >= self.per_request or self.rng.random() >= self.rate:
+            return None
+        self.hits[target] = self.hits.get(target, 0) + 1
+        return self.rng.choice(self.faults)
 
 
 # ---------------------------------------------------------------------------- state
@@ -347,6 +381,7 @@ class FakeGitHub:
         self._repos: dict[str, _Repo] = {}
         self._budgets: dict[str | None, Budget] = {}
         self._faults: list[_Armed] = []
+        self._chaos: _Chaos | None = None
         self._requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
         self._server: _Server | None = None
@@ -497,9 +532,23 @@ class FakeGitHub:
         with self._lock:
             self._faults.append(_Armed(fault, path_contains, times))
 
+    def chaos(
+        self, faults: Iterable[Fault], *, rate: float, seed: int = 0, per_request: int = 2
+    ) -> None:
+        """Answer a random share ``rate`` of all requests with one of ``faults`` (seeded),
+        each distinct path and query at most ``per_request`` times."""
+        with self._lock:
+            self._chaos = _Chaos(tuple(faults), rate, per_request, random.Random(seed))
+
+    @property
+    def chaos_hits(self) -> int:
+        with self._lock:
+            return sum(self._chaos.hits.values()) if self._chaos else 0
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._chaos = None
 
     @property
     def pending_faults(self) -> int:
@@ -557,7 +606,7 @@ class FakeGitHub:
                 armed.times -= 1
                 if armed.times <= 0:
                     self._faults.remove(armed)
-        fault = armed.fault if armed else None
+            fault = armed.fault if armed else self._chaos.draw(h.path) if self._chaos else None
         token: str | None = None
         authorized = False
         resp: _Response | None = None
@@ -572,6 +621,8 @@ class FakeGitHub:
         budget: Budget | None = None
         if isinstance(fault, DelayFault):
             time.sleep(fault.seconds)
+        if isinstance(fault, ExhaustedFault):
+            fault = self._exhausted(fault, token)
         if isinstance(fault, ResetFault):
             code: int | None = None
         elif isinstance(fault, StatusFault):
@@ -695,6 +746,24 @@ class FakeGitHub:
             h.close_connection = True
         else:
             h.wfile.write(resp.body)
+
+    def _exhausted(self, fault: ExhaustedFault, token: str | None) -> StatusFault:
+        """GitHub's answer once the primary limit is used up, resetting soon."""
+        with self._lock:
+            b = self.budget(token)
+            reset_at = math.ceil(self.clock() + fault.reset_in_s)
+        who = "user ID 1" if token is not None else "127.0.0.1"
+        body = {
+            "message": f"API rate limit exceeded for {who}.",
+            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        }
+        headers = {
+            "x-ratelimit-limit": str(b.limit),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-used": str(b.limit),
+            "x-ratelimit-reset": str(reset_at),
+        }
+        return StatusFault(fault.code, body, headers)
 
     def _send_fault(
         self, h: BaseHTTPRequestHandler, fault: StatusFault, token: str | None, rid: str

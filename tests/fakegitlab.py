@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 import socket
 import struct
@@ -48,6 +49,8 @@ __all__ = [
     "RecordedRequest",
     "StatusFault",
     "bare_429",
+    "delay",
+    "exhausted",
     "reset",
     "status",
     "truncate",
@@ -72,7 +75,19 @@ class TruncateFault:
     pass
 
 
-Fault = StatusFault | ResetFault | TruncateFault
+@dataclass(frozen=True, slots=True)
+class DelayFault:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExhaustedFault:
+    """A 429 with ``RateLimit-Remaining: 0`` and a ``RateLimit-Reset`` ``reset_in_s`` ahead."""
+
+    reset_in_s: float
+
+
+Fault = StatusFault | ResetFault | TruncateFault | DelayFault | ExhaustedFault
 
 
 def status(
@@ -90,6 +105,14 @@ def reset() -> ResetFault:
     return ResetFault()
 
 
+def delay(seconds: float) -> DelayFault:
+    return DelayFault(seconds)
+
+
+def exhausted(reset_in_s: float = 1.0) -> ExhaustedFault:
+    return ExhaustedFault(reset_in_s)
+
+
 def truncate() -> TruncateFault:
     return TruncateFault()
 
@@ -99,6 +122,23 @@ class _Armed:
     fault: Fault
     path_contains: str | None
     times: int
+
+
+@dataclass(slots=True)
+class _Chaos:
+    """Faults drawn at random (seeded), each path and query at most ``per_request`` times."""
+
+    faults: tuple[Fault, ...]
+    rate: float
+    per_request: int
+    rng: random.Random
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def draw(self, target: str) -> Fault | None:
+        if self.hits.get(target, 0) >= self.per_request or self.rng.random() >= self.rate:
+            return None
+        self.hits[target] = self.hits.get(target, 0) + 1
+        return self.rng.choice(self.faults)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +221,7 @@ class FakeGitLab:
         self.big_traces: dict[int, tuple[int, Callable[[], Iterator[bytes]]]] = {}
         self.errors: list[str] = []
         self._faults: list[_Armed] = []
+        self._chaos: _Chaos | None = None
         self._requests: list[RecordedRequest] = []
         self._windows: dict[str | None, tuple[float, int]] = {}
         self._lock = threading.RLock()
@@ -236,6 +277,19 @@ class FakeGitLab:
         with self._lock:
             self._faults.append(_Armed(fault, path_contains, times))
 
+    def chaos(
+        self, faults: Iterable[Fault], *, rate: float, seed: int = 0, per_request: int = 2
+    ) -> None:
+        """Answer a random share ``rate`` of all requests with one of ``faults`` (seeded),
+        each distinct path and query at most ``per_request`` times."""
+        with self._lock:
+            self._chaos = _Chaos(tuple(faults), rate, per_request, random.Random(seed))
+
+    @property
+    def chaos_hits(self) -> int:
+        with self._lock:
+            return sum(self._chaos.hits.values()) if self._chaos else 0
+
     @property
     def pending_faults(self) -> int:
         with self._lock:
@@ -276,9 +330,14 @@ class FakeGitLab:
                 armed.times -= 1
                 if armed.times <= 0:
                     self._faults.remove(armed)
-        fault = armed.fault if armed else None
+            fault = armed.fault if armed else self._chaos.draw(h.path) if self._chaos else None
         response: _Response | None = None
-        if isinstance(fault, StatusFault):
+        if isinstance(fault, DelayFault):
+            time.sleep(fault.seconds)
+        if isinstance(fault, ExhaustedFault):
+            response = _Response(429, b"Retry later\n", content_type="text/plain")
+            reset_at = math.ceil(self.clock() + fault.reset_in_s)
+        elif isinstance(fault, StatusFault):
             response = _Response(
                 fault.code, fault.body, content_type=fault.headers.get("Content-Type", "text/plain")
             )
@@ -307,6 +366,15 @@ class FakeGitLab:
             h.close_connection = True
             return
         bare = isinstance(fault, StatusFault) and fault.bare
+        if isinstance(fault, ExhaustedFault):
+            response.headers = [
+                ("RateLimit-Name", "throttle_authenticated_api"),
+                ("RateLimit-Limit", str(self.rate_limit)),
+                ("RateLimit-Observed", str(self.rate_limit + 1)),
+                ("RateLimit-Remaining", "0"),
+                ("RateLimit-Reset", str(reset_at)),
+            ]
+            bare = True  # those are the rate headers
         self._send(h, response, token, rate=not bare, truncated=isinstance(fault, TruncateFault))
 
     def _send(
