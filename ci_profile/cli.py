@@ -686,5 +686,3 @@ def dashboard(db: str | None, port: int, host: str) -> None:
     ]
     sys.stdout.flush()
     os.execv(sys.executable, command)
-
-
