@@ -146,6 +146,20 @@ class _RichProgress:
         self._progress.advance(self._task, runs)
 
 
+@contextmanager
+def _progress() -> Iterator[_RichProgress]:
+    """The collectors' progress bar on stderr, gone when the collection ends."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as bar:
+        yield _RichProgress(bar)
+
+
 def _on_wait(seconds: float, reason: str) -> None:
     stderr.print(f"[yellow]waiting {duration(seconds)}: {reason}[/yellow]")
 
@@ -218,15 +232,7 @@ def collect_github(
             on_wait=_on_wait,
             policy=policy,
         )
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as bar:
-            progress = _RichProgress(bar)
+        with _progress() as progress:
 
             def one(name: str) -> CollectResult:
                 with store.claim("github", name):
@@ -481,21 +487,14 @@ def collect_jenkins(
         http = jenkins.make_http(
             client, concurrency=concurrency, max_requests=max_requests, on_wait=_on_wait
         )
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as bar:
+        with _progress() as progress:
             collector = jenkins.JenkinsCollector(
                 http,
                 store,
                 job_path,
                 authenticated=auth is not None,
                 concurrency=concurrency,
-                progress=_RichProgress(bar),
+                progress=progress,
             )
             result = collector.collect(start)
     _refresh(store.path, rules)
@@ -584,15 +583,7 @@ def collect_gitlab(
             policy=policy,
             max_rate=max_rate,
         )
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=stderr,
-            transient=True,
-        ) as bar:
-            progress = _RichProgress(bar)
+        with _progress() as progress:
 
             def one(name: str) -> CollectResult:
                 with store.claim("gitlab", name):

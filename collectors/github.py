@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,9 +75,6 @@ def make_http(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> HttpClient:
-    kwargs: dict[str, Any] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
     return HttpClient(
         client,
         provider="GitHub",
@@ -84,7 +82,7 @@ def make_http(
         concurrency=concurrency,
         max_requests=max_requests,
         on_wait=on_wait,
-        **kwargs,
+        sleep=sleep or time.sleep,
     )
 
 

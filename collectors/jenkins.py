@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -75,9 +76,6 @@ def make_http(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> HttpClient:
-    kwargs: dict[str, Any] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
     return HttpClient(
         client,
         provider="Jenkins",
@@ -85,7 +83,7 @@ def make_http(
         concurrency=concurrency,
         max_requests=max_requests,
         on_wait=on_wait,
-        **kwargs,
+        sleep=sleep or time.sleep,
     )
 
 
