@@ -7,7 +7,7 @@ category, and job time that no step accounts for is ``other`` (rule ``unaccounte
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -229,14 +229,14 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
         ("by_pipeline", "provider, project, pipeline"),
         ("by_job", "provider, project, pipeline, job"),
     ):
-        setattr(report, attr, _shaped(_records(con, _frame_shares(cols), [])))
+        setattr(report, attr, _shaped(dict_rows(con, _frame_shares(cols), [])))
     queue = con.execute(
         f"""SELECT count(queued_raw), quantile_cont(queued_raw, 0.5),
                    quantile_cont(queued_raw, 0.9), max(queued_raw), sum(queued_raw)
             FROM {JOBS} WHERE queued_raw IS NOT NULL"""
     ).fetchone() or (0, None, None, None, None)
     report.queue = _queue(queue)
-    report.top_steps = _records(
+    report.top_steps = dict_rows(
         con,
         f"""
         SELECT j.provider, j.project, j.pipeline, j.job, s.step, s.category, s.rule,
@@ -247,7 +247,7 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
         """,
         [],
     )
-    report.environment = _records(
+    report.environment = dict_rows(
         con,
         f"""
         WITH span AS (
@@ -303,18 +303,22 @@ def _report(period: dict[str, Any], totals: dict[str, Any]) -> Report:
 def _queue(row: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "jobs": int(row[0] or 0),
-        "p50_s": _round(row[1]),
-        "p90_s": _round(row[2]),
-        "max_s": _round(row[3]),
-        "total_s": _round(row[4]),
+        "p50_s": round_s(row[1]),
+        "p90_s": round_s(row[2]),
+        "max_s": round_s(row[3]),
+        "total_s": round_s(row[4]),
     }
 
 
-def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params)
+def dict_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    """Rows of a query as dicts, values as DuckDB gives them."""
+    cursor = con.execute(sql, list(params))
     names = [column[0] for column in cursor.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _round(value: float | None) -> float | None:
+def round_s(value: float | None) -> float | None:
+    """Seconds to a tenth, None kept."""
     return None if value is None else round(float(value), 1)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.breakdown import PROVISIONING, Filters, period_frames
+from ci_profile.analysis.breakdown import PROVISIONING, Filters, dict_rows, period_frames, round_s
 from ci_profile.analysis.classify import CATEGORIES, Rule
 from ci_profile.analysis.waste import wasted_filter
 
@@ -58,14 +58,6 @@ class Scope(Filters):
             pipelines=self.pipelines,
             branches=self.branches,
         )
-
-
-def records(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
-) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, list(params))
-    names = [column[0] for column in cursor.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 # -- what there is --------------------------------------------------------------------------
@@ -189,11 +181,11 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
     return {
         "runs": int(row[0] or 0),
         "timed_runs": int(row[1] or 0),
-        "p50_s": _round(row[2]),
-        "p90_s": _round(row[3]),
+        "p50_s": round_s(row[2]),
+        "p90_s": round_s(row[3]),
         "waste_s": round(wasted, 1),
-        "retried_s": _round(retried) or 0.0,
-        "failed_s": _round(failed) or 0.0,
+        "retried_s": round_s(retried) or 0.0,
+        "failed_s": round_s(failed) or 0.0,
         "waste_share": round(wasted / float(runner), 4) if runner else None,
         "failed_jobs": int(failed_jobs or 0),
         "retried_attempts": int(retried_attempts or 0),
@@ -206,7 +198,7 @@ def run_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, A
 def weekly_categories(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[dict[str, Any]]:
     """Seconds per (ISO week starting Monday, category), queue included."""
     frames, params = period_frames(filters)
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames}
         SELECT date_trunc('week', jf.created_at AT TIME ZONE 'UTC')::DATE AS week, s.category,
@@ -227,7 +219,7 @@ def hierarchy(
     pipeline is folded into one ``(other jobs)`` node so the chart stays readable.
     """
     frames, params = period_frames(filters)
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames},
         cells AS (
@@ -257,7 +249,7 @@ def split(con: duckdb.DuckDBPyConnection, filters: Filters, by: str) -> list[dic
     if by not in SPLITS:
         raise ValueError(f"cannot split by {by!r}: choose one of {', '.join(SPLITS)}")
     frames, params = period_frames(filters)
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames},
         lab AS (
@@ -296,7 +288,7 @@ def category_steps(
     waits and job time no step covers appear as rows of their own (rules ``queue`` and
     ``unaccounted``), so the rows add up to the category's total."""
     frames, params = period_frames(filters)
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames}, {_EXPLAINED}
         SELECT provider, project, pipeline, job, step, rule, count(*) AS occurrences,
@@ -328,7 +320,7 @@ def job_stats(
     if rank_by not in JOB_RANKINGS:
         raise ValueError(f"cannot rank jobs by {rank_by!r}: one of {', '.join(JOB_RANKINGS)}")
     frames, params = period_frames(filters)
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames},
         per_job AS (
@@ -378,7 +370,7 @@ def step_stats(
     """Steps by total runner time with per-occurrence p50/p90, category, rule and a weekly
     series of hours (``trend``)."""
     frames, params = period_frames(filters)
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames},
         sj AS (
@@ -448,7 +440,7 @@ def runs_behind(
         )
         step_cols = "round(sx.step_s, 1) AS step_s, sx.rule"
         extra = [step, *extra]
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames}
         SELECT jf.provider, jf.project, jf.run_id, jf.attempt, jf.job_id, jf.created_at,
@@ -470,7 +462,7 @@ def runs_behind(
 
 def collection_status(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Per provider and project: what is stored, the time span, and when it was last updated."""
-    return records(
+    return dict_rows(
         con,
         """
         WITH r AS (
@@ -504,7 +496,7 @@ def collection_status(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def rule_counts(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[dict[str, Any]]:
     """How many steps (and seconds) in the filters each stored rule id classified."""
     frames, params = period_frames(filters)
-    return records(
+    return dict_rows(
         con,
         f"""WITH {frames}
         SELECT rule, any_value(category) AS category, count(*) AS steps,
@@ -573,10 +565,6 @@ def default_period(last: datetime | None, weeks: int = 4) -> tuple[datetime, dat
     return monday - timedelta(weeks=weeks - 1), day + timedelta(days=1)
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 1)
-
-
 __all__ = [
     "CATEGORIES",
     "PROVISIONING",
@@ -591,7 +579,6 @@ __all__ = [
     "hierarchy",
     "job_stats",
     "other_steps",
-    "records",
     "rule_counts",
     "rules_table",
     "run_figures",
@@ -600,48 +587,3 @@ __all__ = [
     "step_stats",
     "weekly_categories",
 ]
-
-
-@dataclass(frozen=True)
-class StoredPipeline:
-    """A job's pipeline file as last stored, and every file stored at that commit (GitLab
-    includes), for planning its migration without a checkout."""
-
-    provider: str
-    path: str
-    sha: str
-    yaml_job: str | None
-    files: dict[str, str]
-
-
-def stored_pipeline(
-    con: duckdb.DuckDBPyConnection, provider: str, project: str, pipeline: str, job: str
-) -> StoredPipeline | None:
-    """The newest run of ``job`` whose pipeline file is stored, and the files at its commit."""
-    row = con.execute(
-        """
-        SELECT r.pipeline_path, r.sha, f.yaml_job
-        FROM jobs j
-        JOIN runs r ON r.provider = j.provider AND r.project = j.project
-                   AND r.run_id = j.run_id AND r.attempt = j.attempt
-        LEFT JOIN job_facts f ON f.jid = hash(j.provider, j.project, j.job_id)
-        WHERE j.provider = ? AND j.project = ? AND j.name = ?
-          AND coalesce(r.pipeline, r.pipeline_path, '(unknown pipeline)') = ?
-          AND EXISTS (SELECT 1 FROM pipeline_files pf
-                      WHERE pf.provider = r.provider AND pf.project = r.project
-                        AND pf.path = r.pipeline_path AND pf.sha = r.sha
-                        AND pf.content IS NOT NULL)
-        ORDER BY r.created_at DESC, r.run_id DESC, r.attempt DESC
-        LIMIT 1
-        """,
-        [provider, project, job, pipeline],
-    ).fetchone()
-    if row is None:
-        return None
-    path, sha, yaml_job = row
-    files = con.execute(
-        "SELECT path, content FROM pipeline_files "
-        "WHERE provider = ? AND project = ? AND sha = ? AND content IS NOT NULL ORDER BY path",
-        [provider, project, sha],
-    ).fetchall()
-    return StoredPipeline(provider, str(path), str(sha), yaml_job, {p: c for p, c in files})

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.breakdown import Filters
-from ci_profile.analysis.explore import PIPELINE_SQL, records
+from ci_profile.analysis.breakdown import Filters, dict_rows
+from ci_profile.analysis.explore import PIPELINE_SQL
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def list_runs(
             f"AND (r.run_id ILIKE ? OR r.branch ILIKE ? OR r.sha ILIKE ? OR {PIPELINE_SQL} ILIKE ?)"
         )
         params = [*params, *([f"%{search.strip()}%"] * 4)]
-    return records(
+    return dict_rows(
         con,
         f"""
         WITH keys AS (
@@ -76,7 +76,7 @@ def list_runs(
 def run_timeline(con: duckdb.DuckDBPyConnection, key: RunKey) -> RunTimeline | None:
     """The run's jobs and steps, or None when the run is not stored."""
     ident = [key.provider, key.project, key.run_id, key.attempt]
-    runs = records(
+    runs = dict_rows(
         con,
         f"""SELECT provider, project, run_id, attempt, run_number, {PIPELINE_SQL} AS pipeline,
                branch, event, sha, status, conclusion, created_at, started_at, finished_at, url
@@ -100,7 +100,7 @@ def run_timeline(con: duckdb.DuckDBPyConnection, key: RunKey) -> RunTimeline | N
     ).fetchone()
     origin = origin_row[0] if origin_row else None
     rel = "round(epoch({col}) - epoch(?::TIMESTAMPTZ), 3)"
-    jobs = records(
+    jobs = dict_rows(
         con,
         f"""SELECT job_id, name AS job, stage, status, conclusion, runner,
                array_to_string(labels, ', ') AS labels, url, created_at, started_at,
@@ -114,7 +114,7 @@ def run_timeline(con: duckdb.DuckDBPyConnection, key: RunKey) -> RunTimeline | N
         ORDER BY coalesce(started_at, created_at) NULLS LAST, name, job_id""",
         [origin, origin, origin, *ident],
     )
-    steps = records(
+    steps = dict_rows(
         con,
         f"""SELECT cs.job_id, cs.seq, cs.name AS step, cs.category, cs.rule, cs.uses,
                cs.command, cs.started_at, cs.finished_at, cs.duration_s,

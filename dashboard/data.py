@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import duckdb
 import streamlit as st
-from ci_profile.analysis import explore, snapshot, timeline
+from ci_profile.analysis import explore, snapshot, stored_files, timeline
 from ci_profile.analysis.breakdown import build_report
 from ci_profile.core.errors import StoreError, StoreLockedError
 from ci_profile.core.store import Store
@@ -106,7 +106,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "options": explore.filter_options,
     "collection": explore.collection_status,
     "timeline": timeline.run_timeline,
-    "stored_pipeline": explore.stored_pipeline,
+    "stored_pipeline": stored_files.stored_pipeline,
     # Scoped: the first argument is the selection, and they run on its snapshot.
     "whatif": _whatif,
     "report": lambda con, filters: build_report(con, filters, top=25),

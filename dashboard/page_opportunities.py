@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 import streamlit as st
-from ci_profile.analysis import explore
+from ci_profile.analysis import stored_files
 from ci_profile.analysis.breakdown import Report
 from ci_profile.core.errors import CIProfileError, StoreLockedError
 from ci_profile.dashboard import charts, data, ui
@@ -181,7 +181,7 @@ def _migration(ctx: ui.Context, row: dict[str, Any]) -> None:
             "Jenkinsfile's environment stages are for you to move by hand."
         )
         return
-    stored: explore.StoredPipeline | None = ctx.load(
+    stored: stored_files.StoredPipeline | None = ctx.load(
         "stored_pipeline", row["provider"], row["project"], row["pipeline"], row["job"]
     )
     if stored is None:

@@ -12,9 +12,9 @@ from ci_profile.analysis.breakdown import (
     PROVISIONING,
     Report,
     _queue,
-    _records,
     _report,
     _shaped,
+    dict_rows,
 )
 
 
@@ -38,7 +38,7 @@ def _shares(group_cols: str, frames: str) -> str:
 def _share_rows(
     con: duckdb.DuckDBPyConnection, group_cols: str, frames: str, params: list[Any]
 ) -> list[dict[str, Any]]:
-    return _shaped(_records(con, _shares(group_cols, frames), params))
+    return _shaped(dict_rows(con, _shares(group_cols, frames), params))
 
 
 def reference_breakdown(
@@ -77,7 +77,7 @@ def reference_breakdown(
         params,
     ).fetchone() or (0, None, None, None, None)
     report.queue = _queue(queue)
-    report.top_steps = _records(
+    report.top_steps = dict_rows(
         con,
         f"""WITH {frames}
         SELECT provider, project, pipeline, job, step, category, rule,
@@ -86,7 +86,7 @@ def reference_breakdown(
         FROM st GROUP BY ALL ORDER BY total_s DESC, step LIMIT {int(top)}""",
         params,
     )
-    report.environment = _records(
+    report.environment = dict_rows(
         con,
         f"""WITH {frames},
         per_job AS (
