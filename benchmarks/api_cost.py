@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 from ci_profile.collectors import github
 from ci_profile.core.config import Secret
-from ci_profile.core.store import SharedStore
+from ci_profile.core.shared_store import SharedStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from fakegithub import DEFAULT_TOKEN, FakeGitHub, delay

@@ -26,7 +26,7 @@ from ci_profile.collectors.common import CollectResult
 from ci_profile.collectors.http import HttpClient, RetryPolicy
 from ci_profile.collectors.many import Outcome, collect_many, read_projects_file
 from ci_profile.core import config
-from ci_profile.core.store import SharedStore
+from ci_profile.core.shared_store import SharedStore
 from ci_profile.core.times import parse_duration, parse_since
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from ci_profile.core.config import Secret
 from ci_profile.core.errors import NotFoundError, ProviderError, UsageError
 from ci_profile.core.payload import INT32_MAX, ident, integer, text
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
-from ci_profile.core.store import CollectionStore
+from ci_profile.core.shared_store import CollectionStore
 from ci_profile.core.times import iso_z, parse_iso
 
 PROVIDER = "github"

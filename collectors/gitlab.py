@@ -46,7 +46,7 @@ from ci_profile.collectors.gitlab_sections import SectionParser
 from ci_profile.collectors.http import _redact
 from ci_profile.core.errors import AuthError, NotFoundError, ProviderError, UsageError
 from ci_profile.core.records import Batch, Job, Run, Step
-from ci_profile.core.store import CollectionStore
+from ci_profile.core.shared_store import CollectionStore
 from ci_profile.core.times import parse_iso
 
 __all__ = ["PROVIDER", "GitLabCollectResult", "GitLabCollector", "make_client", "make_http"]

@@ -18,7 +18,7 @@ from ci_profile.collectors.http import HttpClient
 from ci_profile.core.errors import NotFoundError, PipelineFileError, ProviderError
 from ci_profile.core.gitlab_ci import GitLabCI, glob_match, parse_gitlab_ci, parse_includes
 from ci_profile.core.records import PipelineFile
-from ci_profile.core.store import CollectionStore
+from ci_profile.core.shared_store import CollectionStore
 
 PROVIDER = "gitlab"
 MAX_FILES = 50

@@ -33,7 +33,7 @@ from ci_profile.collectors.gitlab_sections import Section, SectionParser
 from ci_profile.core.errors import PipelineFileError, SampleDataError
 from ci_profile.core.gitlab_ci import ROOT, GitLabCI, glob_match, parse_gitlab_ci, parse_includes
 from ci_profile.core.records import Batch, PipelineFile
-from ci_profile.core.store import CollectionStore
+from ci_profile.core.shared_store import CollectionStore
 
 if TYPE_CHECKING:
     from ci_profile.collectors.sample import SampleResult

@@ -31,7 +31,7 @@ from ci_profile.collectors.jenkins_records import (
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import AuthError, NotFoundError, ProviderError, UsageError
 from ci_profile.core.records import Batch
-from ci_profile.core.store import CollectionStore
+from ci_profile.core.shared_store import CollectionStore
 from ci_profile.core.times import from_epoch_ms, iso_z, parse_iso
 
 __all__ = ["PROVIDER", "JenkinsCollector", "job_url", "make_client", "make_http"]

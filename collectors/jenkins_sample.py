@@ -21,7 +21,7 @@ from ci_profile.collectors.jenkins_records import (
 )
 from ci_profile.core.errors import SampleDataError
 from ci_profile.core.records import Batch, PipelineFile
-from ci_profile.core.store import CollectionStore
+from ci_profile.core.shared_store import CollectionStore
 
 if TYPE_CHECKING:
     from ci_profile.collectors.sample import SampleResult

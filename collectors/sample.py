@@ -20,7 +20,7 @@ from ci_profile.collectors.gitlab_sample import load_gitlab_sample
 from ci_profile.collectors.jenkins_sample import load_jenkins_sample
 from ci_profile.core.errors import SampleDataError
 from ci_profile.core.records import Batch, PipelineFile
-from ci_profile.core.store import CollectionStore
+from ci_profile.core.shared_store import CollectionStore
 
 
 @dataclass

@@ -4,7 +4,7 @@ DuckDB lets one process write a database file, and while any process has the fil
 writing no other process can open it, not even read-only (and a read-only holder keeps a writer
 out). So the dashboard never keeps the file open: every load opens it read-only, runs its
 queries and closes it, usually within a fraction of a second. ``ci-profile collect`` holds the
-file only per batch (:class:`ci_profile.core.store.SharedStore`) and waits while a reader has
+file only per batch (:class:`ci_profile.core.shared_store.SharedStore`) and waits while a reader has
 it; symmetrically, a load that finds the file locked by a batch retries with backoff for a few
 seconds (:func:`read`).
 

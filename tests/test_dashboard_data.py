@@ -17,7 +17,8 @@ from ci_profile.analysis import explore, timeline
 from ci_profile.analysis.breakdown import build_report
 from ci_profile.analysis.classify import CATEGORIES
 from ci_profile.core.errors import StoreError, StoreLockedError
-from ci_profile.core.store import SharedStore, Store
+from ci_profile.core.shared_store import SharedStore
+from ci_profile.core.store import Store
 from ci_profile.dashboard import charts, data
 from dashboard_support import REPO_ROOT, batch, make_old_schema_db, shared_sample_db
 
@@ -212,7 +213,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {tests!r})
-    from ci_profile.core.store import SharedStore
+    from ci_profile.core.shared_store import SharedStore
     from dashboard_support import batch
 
     store = SharedStore({db!r}, lock_timeout_s=60)

@@ -10,7 +10,8 @@ import duckdb
 import pytest
 from ci_profile.core.errors import StoreError, StoreLockedError
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
-from ci_profile.core.store import MIGRATIONS, SCHEMA_VERSION, SharedStore, Store
+from ci_profile.core.shared_store import SharedStore
+from ci_profile.core.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 T0 = datetime(2026, 10, 14, 9, 12, 3, tzinfo=UTC)
 
