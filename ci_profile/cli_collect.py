@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -72,6 +72,22 @@ def _on_wait(seconds: float, reason: str) -> None:
     stderr.print(f"[yellow]waiting {duration(seconds)}: {reason}[/yellow]")
 
 
+_max_requests_option = click.option(
+    "--max-requests", default=None, type=click.IntRange(1), help="Stop after this many requests."
+)
+_max_wait_option = click.option(
+    "--max-wait",
+    default="65m",
+    show_default=True,
+    help="Longest wait for a rate-limit reset (e.g. 0, 90s, 10m) before stopping.",
+)
+
+
+def _budget_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--max-requests and --max-wait, for the providers that announce rate limits."""
+    return _max_requests_option(_max_wait_option(function))
+
+
 @collect.command("github")
 @click.argument("repo", metavar="[OWNER/REPO]", required=False)
 @click.option(
@@ -96,15 +112,7 @@ def _on_wait(seconds: float, reason: str) -> None:
     type=click.IntRange(1, 16),
     help="Parallel requests.",
 )
-@click.option(
-    "--max-requests", default=None, type=click.IntRange(1), help="Stop after this many requests."
-)
-@click.option(
-    "--max-wait",
-    default="65m",
-    show_default=True,
-    help="Longest wait for a rate-limit reset (e.g. 0, 90s, 10m) before stopping.",
-)
+@_budget_options
 @db_option
 def collect_github(
     repo: str | None,
@@ -225,9 +233,7 @@ def _github_summary(repo: str, result: CollectResult, *, totals: bool) -> None:
     type=click.IntRange(1, 8),
     help="Parallel requests.",
 )
-@click.option(
-    "--max-requests", default=None, type=click.IntRange(1), help="Stop after this many requests."
-)
+@_max_requests_option
 @db_option
 def collect_jenkins(
     job_path: str,
@@ -308,15 +314,7 @@ def collect_jenkins(
     type=click.FloatRange(0),
     help="At most this many requests per second (0: no limit of our own).",
 )
-@click.option(
-    "--max-requests", default=None, type=click.IntRange(1), help="Stop after this many requests."
-)
-@click.option(
-    "--max-wait",
-    default="65m",
-    show_default=True,
-    help="Longest wait for a rate-limit reset (e.g. 0, 90s, 10m) before stopping.",
-)
+@_budget_options
 @db_option
 def collect_gitlab(
     project: str | None,
