@@ -66,12 +66,15 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                    quantile_cont(wait_s, 0.9) AS p90_queue_s
             FROM {JOBS} WHERE runner_s IS NOT NULL GROUP BY ALL
         ),
+        -- the first moment of each peak: ties would otherwise pick any
         peaks AS (
             SELECT p.provider, p.label,
                    max(level) FILTER (WHERE kind = 0) AS peak_running,
-                   arg_max(t, level) FILTER (WHERE kind = 0) AS peak_running_e,
+                   arg_max(t, {{'level': level, 'first': -t}}) FILTER (WHERE kind = 0)
+                       AS peak_running_e,
                    max(level) FILTER (WHERE kind = 1) AS peak_waiting,
-                   arg_max(t, level) FILTER (WHERE kind = 1) AS peak_waiting_e
+                   arg_max(t, {{'level': level, 'first': -t}}) FILTER (WHERE kind = 1)
+                       AS peak_waiting_e
             FROM {_EVENTS} e JOIN _cip_conc_pools p USING (lid)
             GROUP BY p.provider, p.label
         )

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from ci_profile.analysis.facts import STEP_CATEGORIES
-from ci_profile.analysis.jobframe import JOBS, records
+from ci_profile.analysis.jobframe import JOBS, exact_sum, records
 from ci_profile.core.errors import ConfigError
 
 PRICES = "_cip_prices"
@@ -175,9 +175,9 @@ def _grouped(
         con,
         f"""
         SELECT {cols}{extra}, count(*) AS jobs,
-               round(sum(j.runner_s), 1) AS runner_s,
-               round(sum({_billed(book)}), 1) AS billed_minutes,
-               round(sum({_billed(book)} * p.per_minute), 2) AS cost
+               round({exact_sum("j.runner_s")}, 1) AS runner_s,
+               round({exact_sum(_billed(book))}, 1) AS billed_minutes,
+               round({exact_sum(f"{_billed(book)} * p.per_minute")}, 2) AS cost
         FROM {JOBS} j JOIN {PRICES} p ON p.provider = j.provider AND p.label = j.label
         WHERE j.runner_s IS NOT NULL
         GROUP BY ALL
@@ -196,14 +196,15 @@ def compute(
     """The ``cost`` section: by label, project, pipeline and category, with the totals."""
     weeks = max(weeks, 1.0 / 7.0)
     sums = ", ".join(
-        f"coalesce(sum(j.{c}_s / 60.0 * p.per_minute), 0) AS {c}" for c in STEP_CATEGORIES
+        f"coalesce({exact_sum(f'j.{c}_s / 60.0 * p.per_minute')}, 0) AS {c}"
+        for c in STEP_CATEGORIES
     )
     row = con.execute(
         f"""
-        SELECT count(*), coalesce(sum(j.runner_s), 0),
-               coalesce(sum({_billed(book)}), 0),
-               coalesce(sum({_billed(book)} * p.per_minute), 0),
-               coalesce(sum(j.runner_s) FILTER (WHERE NOT p.priced), 0),
+        SELECT count(*), coalesce({exact_sum("j.runner_s")}, 0),
+               coalesce({exact_sum(_billed(book))}, 0),
+               coalesce({exact_sum(f"{_billed(book)} * p.per_minute")}, 0),
+               coalesce({exact_sum("j.runner_s", "NOT p.priced")}, 0),
                {sums}
         FROM {JOBS} j JOIN {PRICES} p ON p.provider = j.provider AND p.label = j.label
         WHERE j.runner_s IS NOT NULL

@@ -83,7 +83,9 @@ def reference_breakdown(
         SELECT provider, project, pipeline, job, step, category, rule,
                round(sum(seconds), 1) AS total_s, count(*) AS runs,
                round(median(seconds), 1) AS median_s
-        FROM st GROUP BY ALL ORDER BY total_s DESC, step LIMIT {int(top)}""",
+        FROM st GROUP BY ALL
+        ORDER BY total_s DESC, step, provider, project, pipeline, job, category, rule
+        LIMIT {int(top)}""",
         params,
     )
     report.environment = dict_rows(
