@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 from ci_profile.analysis.classify import CATEGORIES
-from ci_profile.analysis.jobframe import JOBS, STEPS, build_frame, drop_frame, unordered
+from ci_profile.analysis.jobframe import (
+    JOBS,
+    STEPS,
+    build_frame,
+    drop_frame,
+    exact_sum,
+    unordered,
+)
 
 if TYPE_CHECKING:
     from ci_profile.analysis.sections import AnalysisOptions
@@ -161,14 +168,17 @@ def build_report(
     top: int = 10,
     sections: Collection[str] = (),
     options: AnalysisOptions | None = None,
+    stored: bool = False,
 ) -> Report:
     """The breakdown, plus the requested ``sections`` (see ``analysis.sections.SECTIONS``).
 
     The jobs, steps and slices of the period are materialized once (``analysis.jobframe``), so
     the one expensive join (steps x their classes x jobs) runs once, not once per figure.
+    ``stored``: the classification is current, so the frame and every run's critical path and
+    what-if are read from the store (``analysis.run_facts``) where they apply.
     """
     with unordered(con):
-        summary = build_frame(con, filters)
+        summary = build_frame(con, filters, stored=stored)
         try:
             report = _frame_breakdown(con, top=top)
             if sections:
@@ -180,20 +190,15 @@ def build_report(
     return report
 
 
-def _exact(expression: str, where: str = "TRUE") -> str:
-    """A sum in fixed point (microseconds): the same total whatever order threads add in."""
-    return f"CAST(sum(CAST({expression} AS DECIMAL(38, 6))) FILTER (WHERE {where}) AS DOUBLE)"
-
-
 def _frame_shares(group_cols: str) -> str:
     provisioning = " + ".join(f"{c}_s" for c in PROVISIONING)
     return f"""
     SELECT {group_cols},
            count(DISTINCT rid) AS runs, count(*) AS jobs,
-           {_exact("steps_s + greatest(coalesce(runner_s, 0) - steps_s, 0)")} AS runner_s,
-           {_exact(provisioning)} AS provisioning_s,
-           {_exact("environment_s")} AS environment_s, {_exact("test_s")} AS test_s,
-           {_exact("queued_raw", "queued_raw > 0")} AS queue_s
+           {exact_sum("steps_s + greatest(coalesce(runner_s, 0) - steps_s, 0)")} AS runner_s,
+           {exact_sum(provisioning)} AS provisioning_s,
+           {exact_sum("environment_s")} AS environment_s, {exact_sum("test_s")} AS test_s,
+           {exact_sum("queued_raw", "queued_raw > 0")} AS queue_s
     FROM {JOBS} WHERE has_slice
     GROUP BY {group_cols}
     ORDER BY runner_s DESC NULLS LAST, {group_cols}
@@ -203,11 +208,11 @@ def _frame_shares(group_cols: str) -> str:
 def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
     """``_breakdown``'s figures from the job frame's per-job sums (same numbers, integer keys,
     no per-figure join of steps and jobs)."""
-    sums = ", ".join(_exact(f"{c}_s") for c in CATEGORIES if c != "queue")
+    sums = ", ".join(exact_sum(f"{c}_s") for c in CATEGORIES if c != "queue")
     row = con.execute(
         f"""
         SELECT min(created_at), max(created_at), count(DISTINCT rid), count(*),
-               count(DISTINCT project), {_exact("queued_raw", "queued_raw > 0")},
+               count(DISTINCT project), {exact_sum("queued_raw", "queued_raw > 0")},
                {sums}
         FROM {JOBS}
         """
@@ -239,11 +244,23 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
     report.top_steps = dict_rows(
         con,
         f"""
-        SELECT j.provider, j.project, j.pipeline, j.job, s.step, s.category, s.rule,
-               round(sum(coalesce(s.duration_s, 0)), 1) AS total_s, count(*) AS runs,
-               round(median(coalesce(s.duration_s, 0)), 1) AS median_s
-        FROM {STEPS} s JOIN {JOBS} j USING (jid)
-        GROUP BY ALL ORDER BY total_s DESC, step LIMIT {int(top)}
+        WITH per_step AS (  -- by the job's integer key; its names are looked up after
+            SELECT j.job_key, s.step, s.category, s.rule,
+                   round(sum(coalesce(s.duration_s, 0)), 1) AS total_s, count(*) AS runs,
+                   round(median(coalesce(s.duration_s, 0)), 1) AS median_s
+            FROM {STEPS} s JOIN {JOBS} j USING (jid)
+            GROUP BY ALL
+        ),
+        named AS (
+            SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
+                   any_value(pipeline) AS pipeline, any_value(job) AS job
+            FROM {JOBS} GROUP BY job_key
+        )
+        SELECT n.provider, n.project, n.pipeline, n.job, p.step, p.category, p.rule,
+               p.total_s, p.runs, p.median_s
+        FROM per_step p JOIN named n USING (job_key)
+        ORDER BY total_s DESC, step, provider, project, pipeline, job, category, rule
+        LIMIT {int(top)}
         """,
         [],
     )

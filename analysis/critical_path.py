@@ -35,14 +35,26 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from ci_profile.analysis.jobframe import JOBS, RUNS, STEPS, records
+from ci_profile.analysis.jobframe import JOBS, RUNS, SCOPE, STEPS, combine, records
 from ci_profile.core.errors import PipelineFileError
 from ci_profile.core.pipelines import parse_github_workflow
 
+# Each is a view of the rows computed here (``..._live``: the runs of ``jobframe.SCOPE``) and
+# the stored rows (``path_...``, written by ``analysis.run_facts``) of the runs read whole.
+CANDIDATES = "_cip_cand_all"
 EDGES = "_cip_edges"
 GATES = "_cip_gates"
 PATH = "_cip_path"
 PATH_PIECES = "_cip_path_pieces"
+# (view, rows computed here, stored table)
+TABLES: tuple[tuple[str, str, str], ...] = (
+    (CANDIDATES, "_cip_cand", "path_jobs"),
+    (EDGES, "_cip_edges_live", "path_edges"),
+    (GATES, "_cip_gates_live", "path_gates"),
+    (PATH, "_cip_path_live", "path_segments"),
+    (PATH_PIECES, "_cip_pieces_live", "path_pieces"),
+)
+LIVE = {view: live for view, live, _ in TABLES}
 TOLERANCE_S = 5.0
 MAX_INFERRED_GAP_S = 60.0
 GAP = "between jobs"
@@ -57,7 +69,8 @@ def _declared_needs(con: duckdb.DuckDBPyConnection) -> pa.Table:
         FROM {RUNS} r
         JOIN pipeline_files pf ON pf.provider = r.provider AND pf.project = r.project
                               AND pf.path = r.pipeline_path AND pf.sha = r.sha
-        WHERE r.analyzable AND r.provider = 'github' AND pf.content IS NOT NULL
+        WHERE r.rid IN (SELECT rid FROM {SCOPE}) AND r.provider = 'github'
+          AND pf.content IS NOT NULL
         """
     )
     files = con.execute(
@@ -94,7 +107,8 @@ def _declared_needs(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Edges (job -> predecessor) and gates for the analyzable runs of the frame."""
+    """Edges (job -> predecessor) and gates for the analyzable runs of the frame (computed for
+    ``SCOPE``, read from the store for the others)."""
     con.register("_cip_decl_in", _declared_needs(con))
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE _cip_decl AS SELECT * FROM _cip_decl_in")
@@ -110,7 +124,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                     WHEN j.provider = 'gitlab' AND j.stage IS NOT NULL THEN 'stage'
                     ELSE 'timing' END AS model
         FROM {JOBS} j
-        JOIN {RUNS} r ON r.rid = j.rid AND r.analyzable
+        JOIN {SCOPE} r ON r.rid = j.rid
         LEFT JOIN _cip_run_files f ON f.rid = j.rid
         LEFT JOIN (SELECT DISTINCT file_h, yaml_job FROM _cip_decl) d
                ON d.file_h = f.file_h AND d.yaml_job = j.yaml_job
@@ -123,9 +137,9 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {EDGES} AS
+        CREATE OR REPLACE TEMP TABLE {LIVE[EDGES]} AS
         WITH needs AS (
-            SELECT DISTINCT x.jid, p.jid AS pred
+            SELECT DISTINCT x.jid, x.rid, p.jid AS pred
             FROM _cip_cand x
             JOIN _cip_decl d ON d.file_h = x.file_h AND d.yaml_job = x.yaml_job
             JOIN _cip_cand p ON p.rid = x.rid AND p.yaml_job = d.need
@@ -138,7 +152,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             FROM _cip_cand WHERE model = 'stage' GROUP BY rid, stage
         ),
         staged AS (
-            SELECT x.jid, p.jid AS pred
+            SELECT x.jid, x.rid, p.jid AS pred
             FROM _cip_cand x
             JOIN stages sx ON sx.rid = x.rid AND sx.stage = x.stage
             JOIN stages sp ON sp.rid = x.rid AND sp.stage_rank = sx.stage_rank - 1
@@ -168,7 +182,7 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         timed AS (
             -- The gate and its contemporaries: every job that finished between the gate
             -- becoming ready and this job becoming ready (the branches of a parallel block).
-            SELECT x.jid, p.jid AS pred
+            SELECT x.jid, x.rid, p.jid AS pred
             FROM gated t
             JOIN _cip_cand x ON x.jid = t.jid
             JOIN _cip_cand g ON g.jid = t.pred
@@ -176,23 +190,25 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             WHERE p.fin_e >= g.ready_e AND p.fin_e <= least(x.ready_e + {tol}, x.fin_e - 0.001)
               AND p.jid <> x.jid
         )
-        SELECT jid, pred, 'needs' AS source FROM needs
-        UNION ALL SELECT jid, pred, 'stage' FROM staged
-        UNION ALL SELECT jid, pred, 'timing' FROM timed
+        SELECT jid, rid, pred, 'needs' AS source FROM needs
+        UNION ALL SELECT jid, rid, pred, 'stage' FROM staged
+        UNION ALL SELECT jid, rid, pred, 'timing' FROM timed
         """
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {GATES} AS
-        SELECT e.jid, (max({{'f': p.fin_e, 'j': p.jid}})).j AS gate, max(p.fin_e) AS g_fin,
-               count(*) AS preds
-        FROM {EDGES} e JOIN _cip_cand p ON p.jid = e.pred
+        CREATE OR REPLACE TEMP TABLE {LIVE[GATES]} AS
+        SELECT e.jid, any_value(e.rid) AS rid, (max({{'f': p.fin_e, 'j': p.jid}})).j AS gate,
+               max(p.fin_e) AS g_fin, count(*) AS preds
+        FROM {LIVE[EDGES]} e JOIN _cip_cand p ON p.jid = e.pred
         GROUP BY e.jid
         """
     )
+    for view in (CANDIDATES, EDGES, GATES):
+        combine(con, view, LIVE[view], _stored(view))
     rows = con.execute(
         f"""
-        SELECT 'jobs_' || model, count(*) FROM _cip_cand GROUP BY model
+        SELECT 'jobs_' || model, count(*) FROM {CANDIDATES} GROUP BY model
         UNION ALL SELECT 'edges_' || source, count(*) FROM {EDGES} GROUP BY source
         """
     ).fetchall()
@@ -203,18 +219,19 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
-    """The critical path of every analyzable run, as segments, and their category pieces."""
+    """The critical path of every analyzable run, as segments, and their category pieces
+    (walked for ``SCOPE``, read from the store for the others)."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {PATH} AS
+        CREATE OR REPLACE TEMP TABLE {LIVE[PATH]} AS
         WITH RECURSIVE walk(rid, jid, seg_end, depth) AS (
-            SELECT rid, last_jid, run_end, 0 FROM {RUNS} WHERE analyzable
+            SELECT rid, last_jid, run_end, 0 FROM {RUNS} WHERE rid IN (SELECT rid FROM {SCOPE})
             UNION ALL
             SELECT w.rid, g.gate,
                    least(p.fin_e, greatest(least(x.ready_e, w.seg_end), r.run_start)),
                    w.depth + 1
             FROM walk w
-            JOIN {GATES} g ON g.jid = w.jid
+            JOIN {LIVE[GATES]} g ON g.jid = w.jid
             JOIN {JOBS} x ON x.jid = w.jid
             JOIN {JOBS} p ON p.jid = g.gate
             JOIN {RUNS} r ON r.rid = w.rid
@@ -233,22 +250,22 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {PATH_PIECES} AS
+        CREATE OR REPLACE TEMP TABLE {LIVE[PATH_PIECES]} AS
         WITH pieces AS (
             SELECT p.rid, p.jid, 'queue' AS category,
                    greatest(0, least(coalesce(least(x.start_e, x.fin_e), x.fin_e), p.seg_end)
                                - greatest(x.ready_e, p.seg_start)) AS s
-            FROM {PATH} p JOIN {JOBS} x ON x.jid = p.jid
+            FROM {LIVE[PATH]} p JOIN {JOBS} x ON x.jid = p.jid
             UNION ALL
             SELECT p.rid, p.jid, s.category,
                    greatest(0, least(s.fin_e, p.seg_end) - greatest(s.start_e, p.seg_start))
-            FROM {PATH} p JOIN {STEPS} s ON s.jid = p.jid
+            FROM {LIVE[PATH]} p JOIN {STEPS} s ON s.jid = p.jid
             WHERE s.fin_e >= s.start_e
         ),
         per_category AS (SELECT rid, jid, category, sum(s) AS s FROM pieces GROUP BY ALL),
         covered AS (
             SELECT p.rid, p.jid, p.seg_s, coalesce(sum(c.s), 0) AS covered_s
-            FROM {PATH} p LEFT JOIN per_category c USING (rid, jid)
+            FROM {LIVE[PATH]} p LEFT JOIN per_category c USING (rid, jid)
             GROUP BY p.rid, p.jid, p.seg_s
         )
         SELECT c.rid, c.jid, c.category,
@@ -259,9 +276,15 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
         UNION ALL
         SELECT rid, jid, 'other', seg_s - covered_s FROM covered WHERE seg_s > covered_s
         UNION ALL
-        SELECT rid, NULL, '{GAP}', gap_before_s FROM {PATH} WHERE gap_before_s > 0
+        SELECT rid, NULL, '{GAP}', gap_before_s FROM {LIVE[PATH]} WHERE gap_before_s > 0
         """
     )
+    for view in (PATH, PATH_PIECES):
+        combine(con, view, LIVE[view], _stored(view))
+
+
+def _stored(view: str) -> str:
+    return next(stored for name, _, stored in TABLES if name == view)
 
 
 def compute(

@@ -24,7 +24,7 @@ the same database never see each other's frames. The steps frame is a view over
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,41 @@ if TYPE_CHECKING:
 JOBS = "_cip_jobs"
 RUNS = "_cip_runs"
 STEPS = "_cip_steps"
+# The frame of every stored job and run, kept in the store with each classification
+# (``analysis.run_facts``) together with every run's critical path and what-if.
+STORED_JOBS = "frame_jobs"
+STORED_RUNS = "frame_runs"
+# Which classification those stored facts belong to, and the what-if's session start.
+FACTS_STATE = "run_facts_state"
+# Analyzable run attempts of the frame whose facts are read from the store (all of their jobs
+# are in the frame) and those computed here (some of their jobs fall outside the period).
+WHOLE = "_cip_whole"
+SCOPE = "_cip_scope"
+
+_RUNS_SQL = f"""
+        WITH agg AS (
+            SELECT rid, any_value(provider) AS provider, any_value(project) AS project,
+                   any_value(run_id) AS run_id, any_value(attempt) AS attempt,
+                   any_value(pipeline) AS pipeline, any_value(sha) AS sha,
+                   any_value(pipeline_path) AS pipeline_path,
+                   any_value(run_status) AS run_status,
+                   any_value(run_conclusion) AS run_conclusion,
+                   bool_or(has_run) AS has_run,
+                   min(moment) AS moment,
+                   count(*) AS jobs, count(*) FILTER (WHERE eligible) AS eligible_jobs,
+                   bool_and(fin_e IS NOT NULL OR coalesce(conclusion, '') = 'skipped')
+                       AS all_closed,
+                   min(ready_e) FILTER (WHERE eligible) AS run_start,
+                   max(fin_e) FILTER (WHERE eligible) AS run_end,
+                   max(span_s) FILTER (WHERE eligible) AS longest_job_s,
+                   (max({{'f': fin_e, 'j': jid}}) FILTER (WHERE eligible)).j AS last_jid
+            FROM {JOBS} GROUP BY rid
+        )
+        SELECT *, finished AND eligible_jobs > 0 AS analyzable, run_end - run_start AS wall_s
+        FROM (SELECT *, CASE WHEN has_run THEN run_conclusion IS NOT NULL ELSE all_closed END
+                            AS finished
+              FROM agg)
+"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +85,8 @@ class FrameSummary:
     jobs_without_times: int
     skewed_jobs: int
     never_started_jobs: int
+    # Read from the store's frame (see ``build_frame``); not part of the data-quality figures.
+    stored: bool = False
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -64,15 +101,125 @@ class FrameSummary:
         }
 
 
-def build_frame(con: duckdb.DuckDBPyConnection, filters: Filters) -> FrameSummary:
-    """(Re)build the job and run frames for ``filters``; returns what went in and what did not."""
+def build_frame(
+    con: duckdb.DuckDBPyConnection, filters: Filters, *, stored: bool = False
+) -> FrameSummary:
+    """(Re)build the job and run frames for ``filters``; returns what went in and what did not.
+
+    ``stored``: the store's frame (``frame_jobs``, ``frame_runs``) is current (the caller has
+    just checked the classification fingerprint), so the frame is read from it instead of
+    being computed from ``jobs`` and ``runs``; every section then reads the stored facts of
+    the runs all of whose jobs are in the period."""
     where, params = filters.sql()
-    scope = f"""
+    drop_frame(con)
+    if stored:
+        _stored_frame(con, where, params)
+    else:
+        _computed_frame(con, where, params)
+    # Steps are read where they lie (no copy of millions of rows): all of them, or those of
+    # the period's jobs.
+    period = "" if where == "TRUE" else f"WHERE jid IN (SELECT jid FROM {JOBS})"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP VIEW {STEPS} AS
+        SELECT jid, name AS step, category, rule, yaml_job, duration_s, start_e, fin_e,
+               conclusion
+        FROM step_facts {period}
+        """
+    )
+    if stored and where == "TRUE":
+        con.execute(f"CREATE TEMP VIEW {RUNS} AS SELECT * FROM {STORED_RUNS}")
+    else:
+        con.execute(f"CREATE TEMP TABLE {RUNS} AS {_RUNS_SQL}")
+    _define_scope(con, stored)
+    row = con.execute(
+        f"""
+        SELECT (SELECT count(*) FROM {JOBS}),
+               (SELECT count(*) FILTER (WHERE eligible) FROM {JOBS}),
+               (SELECT count(*) FROM {RUNS}),
+               (SELECT count(*) FILTER (WHERE analyzable) FROM {RUNS}),
+               (SELECT count(*) FILTER (WHERE NOT finished) FROM {RUNS}),
+               (SELECT count(*) FILTER (WHERE excluded = 'no_times') FROM {JOBS}),
+               (SELECT count(*) FILTER (WHERE excluded = 'skew') FROM {JOBS}),
+               (SELECT count(*) FILTER (WHERE excluded = 'never_started') FROM {JOBS})
+        """
+    ).fetchone()
+    jobs, eligible, runs, analyzable, unfinished, no_times, skewed, never = (
+        int(v or 0) for v in (row or (0,) * 8)
+    )
+    return FrameSummary(
+        jobs, eligible, runs, analyzable, unfinished, no_times, skewed, never, stored=stored
+    )
+
+
+def _stored_frame(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> None:
+    if where == "TRUE":
+        con.execute(f"CREATE TEMP VIEW {JOBS} AS SELECT * FROM {STORED_JOBS}")
+        return
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {JOBS} AS
+        SELECT f.* FROM {STORED_JOBS} f
+        SEMI JOIN (SELECT hash(j.provider, j.project, j.job_id) AS jid {_scope_sql(where)}) k
+               ON k.jid = f.jid
+        """,
+        params,
+    )
+
+
+def _define_scope(con: duckdb.DuckDBPyConnection, stored: bool) -> None:
+    whole = (
+        f"""
+        SELECT r.rid FROM {RUNS} r JOIN {STORED_RUNS} f USING (rid)
+        WHERE r.analyzable AND f.analyzable AND f.jobs = r.jobs
+        """
+        if stored
+        else f"SELECT rid FROM {RUNS} WHERE FALSE"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {WHOLE} AS {whole}")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {SCOPE} AS
+        SELECT rid FROM {RUNS} WHERE analyzable AND rid NOT IN (SELECT rid FROM {WHOLE})
+        """
+    )
+
+
+def combine(
+    con: duckdb.DuckDBPyConnection, name: str, live: str, stored_table: str, *, reuse: bool = True
+) -> None:
+    """``name``: a view of the rows computed here (``live``) and, if the frame is stored (and
+    ``reuse``), the stored rows (``stored_table``) of the runs read whole from the store."""
+    row = con.execute(
+        f"SELECT (SELECT count(*) FROM {WHOLE}), (SELECT count(*) FROM {SCOPE})"
+    ).fetchone()
+    whole, computed = (int(row[0]), int(row[1])) if row else (0, 0)
+    union = ""
+    if reuse and whole:
+        # Every stored run is read whole when nothing is computed here and the frame is all
+        # of them: no need to filter the stored rows.
+        everything = not computed and _all_stored(con, whole)
+        keep = "" if everything else f" WHERE rid IN (SELECT rid FROM {WHOLE})"
+        union = f" UNION ALL BY NAME SELECT * FROM {stored_table}{keep}"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {live}{union}")
+
+
+def _all_stored(con: duckdb.DuckDBPyConnection, whole: int) -> bool:
+    row = con.execute(f"SELECT count(*) FROM {STORED_RUNS} WHERE analyzable").fetchone()
+    return row is not None and int(row[0]) == whole
+
+
+def _scope_sql(where: str) -> str:
+    return f"""
         FROM jobs j
         LEFT JOIN runs r ON r.provider = j.provider AND r.project = j.project
                         AND r.run_id = j.run_id AND r.attempt = j.attempt
         WHERE {where}
     """
+
+
+def _computed_frame(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> None:
+    scope = _scope_sql(where)
     fills = [f"coalesce(s.{c}_s, 0) AS {c}_s" for c in STEP_CATEGORIES if c != "other"]
     # Job time no step accounts for is `other`, as in the breakdown.
     fills.append(
@@ -114,6 +261,7 @@ def build_frame(con: duckdb.DuckDBPyConnection, filters: Filters) -> FrameSummar
         )
         SELECT hash(provider, project, job_id) AS jid,
                hash(provider, project, run_id, attempt) AS rid,
+               hash(provider, project, pipeline, job) AS job_key,
                t.*,
                CASE WHEN fin_e >= ready_e THEN fin_e - ready_e END AS span_s,
                CASE WHEN fin_e >= ready_e
@@ -141,58 +289,6 @@ def build_frame(con: duckdb.DuckDBPyConnection, filters: Filters) -> FrameSummar
         """,
         params,
     )
-    # Steps are read where they lie (no copy of millions of rows): all of them, or those of
-    # the period's jobs.
-    period = "" if where == "TRUE" else f"WHERE jid IN (SELECT jid FROM {JOBS})"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW {STEPS} AS
-        SELECT jid, name AS step, category, rule, yaml_job, duration_s, start_e, fin_e,
-               conclusion
-        FROM step_facts {period}
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {RUNS} AS
-        WITH agg AS (
-            SELECT rid, any_value(provider) AS provider, any_value(project) AS project,
-                   any_value(run_id) AS run_id, any_value(attempt) AS attempt,
-                   any_value(pipeline) AS pipeline, any_value(sha) AS sha,
-                   any_value(pipeline_path) AS pipeline_path,
-                   any_value(run_status) AS run_status,
-                   any_value(run_conclusion) AS run_conclusion,
-                   bool_or(has_run) AS has_run,
-                   min(moment) AS moment,
-                   count(*) AS jobs, count(*) FILTER (WHERE eligible) AS eligible_jobs,
-                   bool_and(fin_e IS NOT NULL OR coalesce(conclusion, '') = 'skipped')
-                       AS all_closed,
-                   min(ready_e) FILTER (WHERE eligible) AS run_start,
-                   max(fin_e) FILTER (WHERE eligible) AS run_end,
-                   max(span_s) FILTER (WHERE eligible) AS longest_job_s,
-                   (max({{'f': fin_e, 'j': jid}}) FILTER (WHERE eligible)).j AS last_jid
-            FROM {JOBS} GROUP BY rid
-        )
-        SELECT *, finished AND eligible_jobs > 0 AS analyzable, run_end - run_start AS wall_s
-        FROM (SELECT *, CASE WHEN has_run THEN run_conclusion IS NOT NULL ELSE all_closed END
-                            AS finished
-              FROM agg)
-        """
-    )
-    row = con.execute(
-        f"""
-        SELECT (SELECT count(*) FROM {JOBS}),
-               (SELECT count(*) FILTER (WHERE eligible) FROM {JOBS}),
-               (SELECT count(*) FROM {RUNS}),
-               (SELECT count(*) FILTER (WHERE analyzable) FROM {RUNS}),
-               (SELECT count(*) FILTER (WHERE NOT finished) FROM {RUNS}),
-               (SELECT count(*) FILTER (WHERE excluded = 'no_times') FROM {JOBS}),
-               (SELECT count(*) FILTER (WHERE excluded = 'skew') FROM {JOBS}),
-               (SELECT count(*) FILTER (WHERE excluded = 'never_started') FROM {JOBS})
-        """
-    ).fetchone()
-    values = [int(v or 0) for v in (row or (0,) * 8)]
-    return FrameSummary(*values)
 
 
 @contextmanager
@@ -208,10 +304,36 @@ def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
 
 
+FRAME: tuple[str, ...] = (STEPS, JOBS, RUNS, WHOLE, SCOPE)
+
+
 def drop_frame(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP VIEW IF EXISTS {STEPS}")
-    for table in (JOBS, RUNS):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_temporary(con, only=FRAME)
+
+
+def drop_temporary(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    only: Collection[str] | None = None,
+    keep: Collection[str] = (),
+) -> None:
+    """Drop the analysis's temporary tables and views (``_cip_*``): ``only`` these, or all
+    but ``keep``; views first, as they may read the tables."""
+    rows = con.execute(
+        "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND NOT internal "
+        "UNION ALL SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary"
+    ).fetchall()
+    for kind in ("VIEW", "TABLE"):
+        for name, of_kind in rows:
+            wanted = name in only if only is not None else name.startswith("_cip_")
+            if of_kind == kind and wanted and name not in keep:
+                con.execute(f"DROP {kind} {name}")
+
+
+def exact_sum(expression: str, where: str = "TRUE") -> str:
+    """A sum in fixed point (micro-units): the same total whatever order threads add in, so a
+    figure rounded for display never flips between runs."""
+    return f"CAST(sum(CAST({expression} AS DECIMAL(38, 6))) FILTER (WHERE {where}) AS DOUBLE)"
 
 
 def records(

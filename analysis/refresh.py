@@ -1,5 +1,9 @@
 """Keep ``classified_steps`` current: link every stored step to its definition and classify it.
 
+Everything derived from the classification is rewritten with it: ``step_facts`` and
+``job_facts`` (``analysis.facts``), every run's frame, critical path and what-if
+(``analysis.run_facts``).
+
 Runs at analysis time over stored data, so changing a rule never needs a re-collection. The
 work is done once per distinct *job shape* (pipeline file content, job name, step names and
 commands), not once per step.
@@ -17,6 +21,7 @@ from ci_profile.analysis.classify import Rule, StepFacts, classify, rules_finger
 from ci_profile.analysis.facts import DERIVED
 from ci_profile.analysis.link import Linker, link_github, link_unknown
 from ci_profile.analysis.link_gitlab import link_gitlab
+from ci_profile.analysis.run_facts import stored_fingerprint, write_run_facts
 from ci_profile.core.store import Store
 
 # How each provider's steps are joined to its pipeline files.
@@ -54,6 +59,9 @@ _SHAPE_KEY = (
 @dataclass
 class RefreshResult:
     refreshed: bool
+    # The stored classification and everything derived from it (``job_facts``,
+    # ``analysis.run_facts``) describe the stored jobs as they are now.
+    current: bool
     steps: int = 0
     shapes: int = 0
 
@@ -63,15 +71,23 @@ def _state_fingerprint(store: Store, rules: Sequence[Rule]) -> str:
         "SELECT count(*), coalesce(bit_xor(hash(provider, project, job_id, seq, name)), 0) "
         "FROM steps"
     ).fetchone()
+    # A file at a commit never changes (git objects are immutable); it may only arrive later
+    # (stored as missing first), which its length shows. Hashing every content took seconds.
     files = store.con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(project, path, sha, content)), 0) "
+        "SELECT count(*), coalesce(bit_xor(hash(project, path, sha, length(content))), 0) "
         "FROM pipeline_files"
     ).fetchone()
+    # What the stored frames read of jobs and runs (analysis.run_facts), times included.
     jobs = store.con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(job_id, name, run_id)), 0) FROM jobs"
+        "SELECT count(*), coalesce(bit_xor(hash(project, job_id, name, run_id, attempt, stage, "
+        "conclusion, created_at, started_at, finished_at, queued_s, labels)), 0) FROM jobs"
+    ).fetchone()
+    runs = store.con.execute(
+        "SELECT count(*), coalesce(bit_xor(hash(project, run_id, attempt, pipeline, "
+        "pipeline_path, sha, status, conclusion, created_at)), 0) FROM runs"
     ).fetchone()
     # The DuckDB version: analysis.facts keys rows by its hash function.
-    text = f"{rules_fingerprint(rules)}|{row}|{files}|{jobs}|{duckdb.__version__}"
+    text = f"{rules_fingerprint(rules)}|{row}|{files}|{jobs}|{runs}|{duckdb.__version__}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -80,12 +96,18 @@ def refresh_classification(
 ) -> RefreshResult:
     """Recompute step_classes when the steps, files or rules changed since the last time."""
     fingerprint = _state_fingerprint(store, rules)
-    current = store.con.execute("SELECT max(fingerprint) FROM classification_state").fetchone()
-    if not force and current and current[0] == fingerprint:
-        return RefreshResult(refreshed=False)
+    row = store.con.execute("SELECT max(fingerprint) FROM classification_state").fetchone()
+    classified = not force and row is not None and row[0] == fingerprint
+    facts = classified and stored_fingerprint(store.con) == fingerprint
+    if facts:
+        return RefreshResult(refreshed=False, current=True)
     if store.read_only:
-        # Someone else (collect) writes this database; classify what is there without storing.
-        return RefreshResult(refreshed=False)
+        # Someone else (collect) writes this database; analysis computes what is there.
+        return RefreshResult(refreshed=False, current=False)
+    if classified:
+        # Classified, but the run facts were not written (interrupted after the classes).
+        write_run_facts(store, fingerprint)
+        return RefreshResult(refreshed=True, current=True)
     shapes = store.con.execute(
         f"""
         WITH shapes AS ({_JOB_SHAPES})
@@ -99,7 +121,7 @@ def refresh_classification(
             f"SELECT {_CONTENT_KEY}, any_value(content) FROM pipeline_files GROUP BY ALL"
         ).fetchall()
     )
-    result = RefreshResult(refreshed=True, shapes=len(shapes))
+    result = RefreshResult(refreshed=True, current=True, shapes=len(shapes))
     columns: dict[str, list[object]] = {
         k: [] for k in ("shape", "pos", "category", "rule", "yaml_job", "uses", "command")
     }
@@ -144,5 +166,6 @@ def refresh_classification(
     finally:
         store.con.unregister("_shape_classes")
     store.replace_step_classes(classes, fingerprint, DERIVED)
+    write_run_facts(store, fingerprint)
     result.steps = classes.num_rows
     return result

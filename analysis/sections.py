@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from ci_profile.analysis import concurrency, cost, critical_path, stats, waste, whatif
 from ci_profile.analysis.cost import PriceBook
-from ci_profile.analysis.jobframe import JOBS, RUNS, FrameSummary, build_frame, drop_frame
+from ci_profile.analysis.jobframe import FRAME, JOBS, FrameSummary, build_frame, drop_temporary
 from ci_profile.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,26 +39,6 @@ SECTIONS: tuple[str, ...] = (
     "concurrency",
 )
 CLAIM = "the majority of CI time is consumed by environment provisioning, not test execution"
-_TEMP = (
-    "_cip_jobs",
-    "_cip_runs",
-    "_cip_run_files",
-    "_cip_decl",
-    "_cip_cand",
-    "_cip_edges",
-    "_cip_gates",
-    "_cip_path",
-    "_cip_path_pieces",
-    "_cip_prices",
-    "_cip_wi_cand",
-    "_cip_wi_mod",
-    "_cip_wi_aff",
-    "_cip_wi_next",
-    "_cip_wi_nodes",
-    "_cip_wi_edges",
-    "_cip_wi_fin",
-    "_cip_wi_runs",
-)
 
 
 @dataclass(frozen=True)
@@ -143,9 +123,11 @@ def add_sections(
     options: AnalysisOptions | None = None,
     *,
     summary: FrameSummary | None = None,
+    stored: bool = False,
 ) -> None:
     """Compute the requested ``sections`` into ``report`` (in place). ``summary``: the job
-    frame for ``filters`` is already built (by ``build_report``); else it is built here."""
+    frame for ``filters`` is already built (by ``build_report``); else it is built here, from
+    the store's frame if ``stored`` (``jobframe.build_frame``)."""
     wanted = [s for s in SECTIONS if s in sections]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
@@ -158,7 +140,7 @@ def add_sections(
     owned = summary is None
     try:
         if summary is None:
-            summary = build_frame(con, filters)
+            summary = build_frame(con, filters, stored=stored)
         report.data_quality = summary.as_dict()
         weeks = _weeks(con) if summary.jobs else 1.0
         if {"cost", "opportunities"} & set(wanted):
@@ -169,7 +151,13 @@ def add_sections(
             critical_path.build_graph(con)
         if "opportunities" in wanted:
             report.whatif = whatif.compute(
-                con, opts.session_start_s, weeks=weeks, prices=cost.PRICES
+                con,
+                opts.session_start_s,
+                weeks=weeks,
+                prices=cost.PRICES,
+                stored_session_start_s=(
+                    whatif.stored_session_start(con) if summary.stored else None
+                ),
             )
         if "percentiles" in wanted:
             report.percentiles = stats.percentiles(con)
@@ -184,11 +172,7 @@ def add_sections(
         if "critical-path" in wanted:
             report.claim = _claim(report)
     finally:
-        for table in _TEMP:
-            if owned or table not in (JOBS, RUNS):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
-        if owned:
-            drop_frame(con)
+        drop_temporary(con, keep=() if owned else FRAME)
 
 
 GATE_BASES = ("runner-time", "critical-path")

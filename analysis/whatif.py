@@ -28,32 +28,43 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.critical_path import EDGES, GATES
-from ci_profile.analysis.jobframe import JOBS, RUNS, records
+from ci_profile.analysis.critical_path import EDGES, GATES, LIVE
+from ci_profile.analysis.jobframe import FACTS_STATE, JOBS, RUNS, SCOPE, combine, records
 
 DEFAULT_SESSION_START_S = 20.0
 WEEKS_PER_MONTH = 52.0 / 12.0
 
 _NODES = "_cip_wi_nodes"
 _SEDGES = "_cip_wi_edges"
-_RESULT = "_cip_wi_runs"
-
-
-def _candidates_sql() -> str:
-    return f"""
-        SELECT j.provider, j.project, j.pipeline, j.job,
-               dense_rank() OVER (ORDER BY j.provider, j.project, j.pipeline, j.job) AS sid
-        FROM {JOBS} j JOIN {RUNS} r ON r.rid = j.rid AND r.analyzable
-        WHERE j.eligible AND j.removable_s > 0
-        GROUP BY j.provider, j.project, j.pipeline, j.job
-    """
+# Scenario `sid` 0 removes the environment of every job, any other is a job's `job_key`.
+# (view, rows computed here, stored table: see ``critical_path.TABLES``)
+RESULT = "_cip_wi_runs"
+LABELS = "_cip_wi_labels"
+TABLES: tuple[tuple[str, str, str], ...] = (
+    (RESULT, "_cip_wi_runs_live", "whatif_runs"),
+    (LABELS, "_cip_wi_labels_live", "whatif_labels"),
+)
+_LIVE = {view: live for view, live, _ in TABLES}
+_SCENARIO_SCOPE = "_cip_wi_scope"
 
 
 MAX_ROUNDS = 10_000
 
 
-def recompute(con: duckdb.DuckDBPyConnection, session_start_s: float) -> int:
+def stored_session_start(con: duckdb.DuckDBPyConnection) -> float | None:
+    """The session start the stored results (``analysis.run_facts``) were computed with."""
+    row = con.execute(f"SELECT max(session_start_s) FROM {FACTS_STATE}").fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def recompute(
+    con: duckdb.DuckDBPyConnection, session_start_s: float, stored_session_start_s: float | None
+) -> int:
     """Per (scenario, run): observed and recomputed wall time, removed and added runner time.
+
+    The runs read whole from the store take their stored results when those were computed
+    with the same session start (``stored_session_start_s``); every other analyzable run of
+    the frame is recomputed here.
 
     Only the jobs a scenario changes and their descendants can move; every other job keeps its
     observed finish. Their finish times are relaxed round by round (each round one SQL
@@ -62,25 +73,25 @@ def recompute(con: duckdb.DuckDBPyConnection, session_start_s: float) -> int:
     rounds. Returns the number of rounds.
     """
     cost = float(session_start_s)
+    reuse = stored_session_start_s is not None and stored_session_start_s == cost
+    scope = SCOPE if reuse else f"(SELECT rid FROM {RUNS} WHERE analyzable)"
+    # The graph computed here covers SCOPE; other runs need the stored part too.
+    edges, gates = (LIVE[EDGES], LIVE[GATES]) if reuse else (EDGES, GATES)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _cip_wi_cand AS {_candidates_sql()};
+        CREATE OR REPLACE TEMP TABLE {_SCENARIO_SCOPE} AS SELECT rid FROM {scope};
         CREATE OR REPLACE TEMP TABLE _cip_wi_mod AS
-        SELECT 0 AS sid, j.jid, j.rid
-        FROM {JOBS} j JOIN {RUNS} r ON r.rid = j.rid AND r.analyzable
-        WHERE j.eligible AND j.removable_s > 0
-        UNION ALL
-        SELECT c.sid, j.jid, j.rid
+        SELECT CASE WHEN scenario.per_job THEN j.job_key ELSE 0::UBIGINT END AS sid,
+               j.jid, j.rid
         FROM {JOBS} j
-        JOIN {RUNS} r ON r.rid = j.rid AND r.analyzable
-        JOIN _cip_wi_cand c ON c.provider = j.provider AND c.project = j.project
-                           AND c.pipeline = j.pipeline AND c.job = j.job
+        JOIN {_SCENARIO_SCOPE} r ON r.rid = j.rid
+        CROSS JOIN (VALUES (false), (true)) AS scenario(per_job)
         WHERE j.eligible AND j.removable_s > 0;
         CREATE OR REPLACE TEMP TABLE _cip_wi_aff AS
         WITH RECURSIVE d(sid, jid) AS (
             SELECT sid, jid FROM _cip_wi_mod
             UNION
-            SELECT d.sid, e.jid FROM d JOIN {EDGES} e ON e.pred = d.jid
+            SELECT d.sid, e.jid FROM d JOIN {edges} e ON e.pred = d.jid
         )
         SELECT d.sid, d.jid, m.jid IS NOT NULL AS modified
         FROM d LEFT JOIN _cip_wi_mod m USING (sid, jid);
@@ -93,11 +104,11 @@ def recompute(con: duckdb.DuckDBPyConnection, session_start_s: float) -> int:
         FROM _cip_wi_aff a
         JOIN {JOBS} j ON j.jid = a.jid
         JOIN {RUNS} r ON r.rid = j.rid
-        LEFT JOIN {GATES} g ON g.jid = a.jid;
+        LEFT JOIN {gates} g ON g.jid = a.jid;
         CREATE OR REPLACE TEMP TABLE {_SEDGES} AS
         SELECT n.sid, e.jid, e.pred, p.fin_e AS pred_fin
         FROM {_NODES} n
-        JOIN {EDGES} e ON e.jid = n.jid
+        JOIN {edges} e ON e.jid = n.jid
         JOIN {JOBS} p ON p.jid = e.pred;
         CREATE OR REPLACE TEMP TABLE _cip_wi_fin AS
         SELECT sid, jid, fin_e AS fin FROM {_NODES};
@@ -132,7 +143,7 @@ def recompute(con: duckdb.DuckDBPyConnection, session_start_s: float) -> int:
             break
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {_RESULT} AS
+        CREATE OR REPLACE TEMP TABLE {_LIVE[RESULT]} AS
         WITH scope AS (SELECT DISTINCT sid, rid FROM _cip_wi_mod),
         still AS (
             SELECT s.sid, s.rid, max(j.fin_e) AS fin
@@ -155,6 +166,19 @@ def recompute(con: duckdb.DuckDBPyConnection, session_start_s: float) -> int:
         LEFT JOIN still st ON st.sid = m.sid AND st.rid = m.rid
         """
     )
+    # What the money figures need: removed seconds and changed jobs per runner label.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {_LIVE[LABELS]} AS
+        SELECT n.sid, n.rid, j.provider, j.label, sum(n.removed_s) AS removed_s,
+               count(*) AS modified_jobs
+        FROM {_NODES} n JOIN {JOBS} j ON j.jid = n.jid
+        WHERE n.modified
+        GROUP BY ALL
+        """
+    )
+    for view, live, stored in TABLES:
+        combine(con, view, live, stored, reuse=reuse)
     return rounds
 
 
@@ -164,22 +188,22 @@ def compute(
     *,
     weeks: float,
     prices: str | None = None,
+    stored_session_start_s: float | None = None,
 ) -> dict[str, Any]:
     """The ``whatif`` section (used by the Opportunities view and migration PR bodies)."""
-    recompute(con, session_start_s)
+    recompute(con, session_start_s, stored_session_start_s)
     weeks = max(weeks, 1.0 / 7.0)
     cost = float(session_start_s)
     priced = (
         f"""
-        SELECT n.sid,
-               sum((n.removed_s - CASE WHEN n.modified THEN {cost} ELSE 0 END) / 60.0
-                   * pr.per_minute) AS money
-        FROM {_NODES} n JOIN {JOBS} j ON j.jid = n.jid
-        JOIN {prices} pr ON pr.provider = j.provider AND pr.label = j.label
-        GROUP BY n.sid
+        SELECT l.sid, sum((l.removed_s - l.modified_jobs * {cost}) / 60.0 * pr.per_minute)
+                   AS money
+        FROM {LABELS} l
+        JOIN {prices} pr ON pr.provider = l.provider AND pr.label = l.label
+        GROUP BY l.sid
         """
         if prices is not None
-        else f"SELECT DISTINCT sid, 0.0 AS money FROM {_NODES}"
+        else f"SELECT DISTINCT sid, 0.0 AS money FROM {RESULT}"
     )
     money = "coalesce(mo.money, 0)"
     rows = records(
@@ -196,7 +220,14 @@ def compute(
                    quantile_cont(wall_s - new_wall_s, 0.9) AS p90_saving_s,
                    sum(removed_s) AS removed_s, sum(added_s) AS added_s,
                    sum(modified_jobs) AS jobs_changed
-            FROM {_RESULT} GROUP BY sid
+            FROM {RESULT} GROUP BY sid
+        ),
+        names AS (
+            SELECT job_key AS sid, any_value(provider) AS provider,
+                   any_value(project) AS project, any_value(pipeline) AS pipeline,
+                   any_value(job) AS job
+            FROM {JOBS} WHERE job_key IN (SELECT sid FROM per)
+            GROUP BY job_key
         )
         SELECT s.sid, c.provider, c.project, c.pipeline, c.job,
                s.runs_affected, total.runs AS runs_total,
@@ -215,7 +246,7 @@ def compute(
                round({money}, 2) AS money_saving,
                round({money} / {weeks} * {WEEKS_PER_MONTH}, 2) AS money_saving_per_month
         FROM per s CROSS JOIN total
-        LEFT JOIN _cip_wi_cand c ON c.sid = s.sid
+        LEFT JOIN names c ON c.sid = s.sid
         LEFT JOIN mo ON mo.sid = s.sid
         ORDER BY s.sid = 0 DESC, s.saving_s DESC, c.provider, c.project, c.pipeline, c.job
         """,

@@ -165,8 +165,10 @@ def analyze(
         {"critical-path"} if gate is not None and gate_basis != "runner-time" else set()
     )
     with open_existing(db) as store:
-        refresh_classification(store, rules)
-        report = build_report(store.con, filters, sections=computed, options=options)
+        fresh = refresh_classification(store, rules)
+        report = build_report(
+            store.con, filters, sections=computed, options=options, stored=fresh.current
+        )
     shown = report
     if computed != sections:
         shown = dataclasses.replace(report, critical_path=None, claim=None)
@@ -202,7 +204,7 @@ def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
     rules = load_rules()
     with open_when_free(config.db_path(db)) as store:
         loaded = load_sample(sample_dir or SAMPLE_DIR, store)
-        refresh_classification(store, rules)
+        fresh = refresh_classification(store, rules)
         if output_format == "table":
             stderr.print(
                 f"loaded {loaded.runs} run attempts, {loaded.jobs} jobs, {loaded.steps} steps of "
@@ -216,6 +218,7 @@ def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
             Filters(projects=tuple(loaded.projects)),
             sections=set(SECTIONS),
             options=options,
+            stored=fresh.current,
         )
     _print_report(report, output_format)
 

@@ -199,6 +199,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     DELETE FROM classification_state;
     """,
+    # 5: every run's frame, critical path and what-if are stored after each classification
+    # (analysis.run_facts creates those tables); the fingerprint is reset so the next analysis
+    # writes them.
+    """
+    DELETE FROM classification_state;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -414,6 +420,16 @@ class Store:
                     "INSERT INTO classification_state VALUES (?, ?)",
                     [fingerprint, datetime.now(UTC)],
                 )
+        except duckdb.Error as exc:
+            raise _map_duckdb_error(exc, self.path) from None
+
+    def replace_tables(self, tables: Sequence[tuple[str, str]]) -> None:
+        """Create or replace whole derived tables, (name, SELECT) in order, in one
+        transaction (analysis.run_facts: every run's frame, critical path and what-if)."""
+        try:
+            with self.transaction():
+                for table, select in tables:
+                    self.con.execute(f"CREATE OR REPLACE TABLE {table} AS {select}")
         except duckdb.Error as exc:
             raise _map_duckdb_error(exc, self.path) from None
 

@@ -8,7 +8,7 @@ written directly, so a test controls every input of the analysis. Importable by 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 from ci_profile.analysis.breakdown import Filters, Report, build_report
 from ci_profile.analysis.facts import DERIVED
+from ci_profile.analysis.run_facts import write_run_facts
 from ci_profile.analysis.sections import SECTIONS, AnalysisOptions
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
 from ci_profile.core.store import Store
@@ -175,6 +176,7 @@ def write(store: Store, runs: Sequence[R]) -> None:
         batch.pipeline_files.append(PipelineFile("github", project, path, sha, content))
     store.write(batch)
     store.replace_step_classes(pa.table(classes), "test-fingerprint", DERIVED)
+    write_run_facts(store, "test-fingerprint")
 
 
 def job(
@@ -202,12 +204,20 @@ def report(
     session_start_s: float = 20.0,
     filters: Filters | None = None,
 ) -> Report:
-    return build_report(
-        store.con,
-        filters or Filters(),
-        sections=sections,
-        options=AnalysisOptions(session_start_s=session_start_s),
+    """The report computed from the frames, checked against the one read from the frames
+    stored with the classification (``analysis.run_facts``): they must be the same."""
+    computed, stored = (
+        build_report(
+            store.con,
+            filters or Filters(),
+            sections=sections,
+            options=AnalysisOptions(session_start_s=session_start_s),
+            stored=kept,
+        )
+        for kept in (False, True)
     )
+    assert asdict(stored) == asdict(computed)
+    return stored
 
 
 @pytest.fixture

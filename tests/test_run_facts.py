@@ -1,0 +1,135 @@
+"""The frames, critical paths and what-ifs stored with each classification (analysis.run_facts).
+
+``test_analysis_world.report`` already checks, for every hand-built history of the analysis
+tests, that the report read from the stored facts equals the one computed from the jobs. Here:
+periods that cut runs in two (those runs are computed, the others read), a session start other
+than the stored one, and keeping the stored facts current through ``refresh_classification``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from ci_profile.analysis.breakdown import Filters
+from ci_profile.analysis.classify import default_rules
+from ci_profile.analysis.jobframe import SCOPE, WHOLE, build_frame, drop_frame
+from ci_profile.analysis.refresh import RefreshResult, refresh_classification
+from ci_profile.collectors.sample import load_sample
+from ci_profile.core.store import Store
+from test_analysis_world import T0, R, job, mem, report, write
+
+__all__ = ["mem"]
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample-data"
+
+
+def _history() -> list[R]:
+    """Runs an hour apart; each has a build, then an e2e job with a kind cluster."""
+    runs = []
+    for n in range(6):
+        base = n * 3600
+        runs.append(
+            R(
+                str(n + 1),
+                [
+                    job("build", base, base + 5, base + 65),
+                    job("e2e", base + 70, base + 80, base + 400, env=180, needs=("build",)),
+                ],
+                sha=f"sha-{n}",
+            )
+        )
+    return runs
+
+
+def _counts(store: Store, filters: Filters) -> tuple[int, int]:
+    build_frame(store.con, filters, stored=True)
+    try:
+        row = store.con.execute(
+            f"SELECT (SELECT count(*) FROM {WHOLE}), (SELECT count(*) FROM {SCOPE})"
+        ).fetchone()
+    finally:
+        drop_frame(store.con)
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def test_a_period_that_cuts_runs_computes_those_and_reads_the_rest(mem: Store) -> None:
+    write(mem, _history())
+    # 02:01:07 falls between run 3's build and its e2e job: run 3 is cut in two.
+    since = Filters(since=T0 + timedelta(seconds=2 * 3600 + 67))
+    assert _counts(mem, since) == (3, 1)
+    assert _counts(mem, Filters()) == (6, 0)
+    for filters in (since, Filters(until=T0 + timedelta(seconds=4 * 3600 + 67)), Filters()):
+        for start in (20.0, 45.0):
+            out = report(mem, filters=filters, session_start_s=start)
+            assert out.whatif is not None and out.whatif["status"] == "ok"
+            assert out.critical_path is not None and out.critical_path["status"] == "ok"
+
+
+def test_the_bundled_sample_gives_the_same_report_either_way(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "sample.duckdb") as store:
+        load_sample(SAMPLE, store)
+        assert refresh_classification(store, default_rules()).current
+        first = store.con.execute("SELECT min(created_at), max(created_at) FROM jobs").fetchone()
+        assert first is not None
+        middle = first[0] + (first[1] - first[0]) / 2
+        for filters in (Filters(), Filters(since=middle), Filters(projects=("acme/storefront",))):
+            report(store, filters=filters)
+
+
+def test_a_changed_job_time_refreshes_the_stored_facts(tmp_path: Path) -> None:
+    path = tmp_path / "sample.duckdb"
+    rules = default_rules()
+    with Store.open(path) as store:
+        load_sample(SAMPLE, store)
+        assert refresh_classification(store, rules).refreshed
+        assert refresh_classification(store, rules) == RefreshResult(False, current=True)
+        # A job collected again with a later finish (an upsert changes it in place).
+        store.con.execute(
+            "UPDATE jobs SET finished_at = finished_at + INTERVAL 90 SECOND "
+            "WHERE job_id = (SELECT min(job_id) FROM jobs WHERE finished_at IS NOT NULL)"
+        )
+    with Store.open(path, read_only=True) as reader:
+        # A reader cannot rewrite the facts: it is told they are stale, and computes.
+        assert refresh_classification(reader, rules) == RefreshResult(False, current=False)
+    with Store.open(path) as store:
+        assert refresh_classification(store, rules).refreshed
+        stale = store.con.execute(
+            """
+            SELECT count(*) FROM frame_jobs f
+            JOIN jobs j ON hash(j.provider, j.project, j.job_id) = f.jid
+            WHERE f.fin_e IS DISTINCT FROM epoch(j.finished_at)
+            """
+        ).fetchone()
+        assert stale == (0,)
+        report(store)
+
+
+def test_nothing_temporary_outlives_a_report(mem: Store) -> None:
+    write(mem, _history())
+    report(mem, filters=Filters(since=T0 + timedelta(seconds=2 * 3600 + 67)))
+    left = mem.con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+    ).fetchall()
+    assert left == []
+
+
+def test_run_facts_lost_after_the_classification_are_written_again(tmp_path: Path) -> None:
+    """A refresh stopped between committing the classes and the run facts: the next one writes
+    the run facts alone; a reader meanwhile is told they are not current."""
+    path = tmp_path / "sample.duckdb"
+    rules = default_rules()
+    with Store.open(path) as store:
+        load_sample(SAMPLE, store)
+        refresh_classification(store, rules)
+        classified = store.con.execute("SELECT * FROM classification_state").fetchall()
+        store.con.execute("DELETE FROM run_facts_state")
+    with Store.open(path, read_only=True) as reader:
+        assert not refresh_classification(reader, rules).current
+    with Store.open(path) as store:
+        assert refresh_classification(store, rules) == RefreshResult(True, current=True)
+        assert store.con.execute("SELECT * FROM classification_state").fetchall() == classified
+        assert store.con.execute("SELECT count(*) FROM run_facts_state").fetchone() == (1,)
+        report(store)
