@@ -53,6 +53,7 @@ def endpoint(method: str, url: str) -> str:
 
 
 def points(method: str) -> int:
+    """GitHub's points for one request: 1 for a read, 5 for anything that may write."""
     return 1 if method.upper() in _CHEAP else MAX_POINTS
 
 
