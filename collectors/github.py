@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from ci_profile.collectors.common import CollectResult, Progress
 from ci_profile.collectors.http import HttpClient, RetryPolicy, WaitHook
+from ci_profile.collectors.pacing import Pacer
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import NotFoundError, ProviderError, UsageError
 from ci_profile.core.payload import INT32_MAX, ident, integer, text
@@ -74,7 +75,9 @@ def make_http(
     on_wait: WaitHook | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] | None = None,
+    pacer: Pacer | None = None,
 ) -> HttpClient:
+    """The GitHub client, paced per endpoint (by default to GitHub's 900 points a minute)."""
     return HttpClient(
         client,
         provider="GitHub",
@@ -83,6 +86,7 @@ def make_http(
         max_requests=max_requests,
         on_wait=on_wait,
         sleep=sleep or time.sleep,
+        pacer=pacer or Pacer(sleep=sleep or time.sleep, on_wait=on_wait),
     )
 
 

@@ -12,11 +12,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+from ci_profile.collectors.pacing import Pacer
 from ci_profile.core.errors import (
     AuthError,
     BudgetExhaustedError,
@@ -76,7 +78,8 @@ WaitHook = Callable[[float, str], None]
 
 
 class HttpClient:
-    """GET JSON from a provider API politely. Thread-safe; concurrency bounded by a semaphore."""
+    """GET JSON from a provider API politely. Thread-safe; concurrency bounded by a semaphore;
+    with a ``pacer``, every request also waits until it fits its endpoint's budget."""
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self._client = client
         self.provider = provider
@@ -100,6 +104,7 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
+        self._pacer = pacer
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self._lock = threading.Lock()
         self._next_start = 0.0
@@ -180,7 +185,11 @@ class HttpClient:
             self._next_start = max(self._next_start, self._clock()) + self.policy.min_interval_s
         if delay > 0:
             self._sleep(delay)
-        with self._slots:
+        # Every attempt is paced, retries included: each one reaches the provider's counters.
+        paced: AbstractContextManager[None] = (
+            self._pacer.request("GET", url) if self._pacer is not None else nullcontext()
+        )
+        with paced, self._slots:
             try:
                 response = self._client.get(url, params=params, headers=headers)
                 response.read()

@@ -66,6 +66,7 @@ __all__ = [
     "TruncateFault",
     "created_filter",
     "delay",
+    "endpoint_of",
     "primary_rate_limit",
     "reset",
     "running",
@@ -200,6 +201,8 @@ class RecordedRequest:
     fault: str | None
     ghes: bool  # came in under /api/v3
     at: float
+    endpoint: str  # the route as GitHub's REST reference names it: /repos/{owner}/{repo}/...
+    received: float  # time.monotonic() on arrival, for per-endpoint pacing checks
 
 
 @dataclass(slots=True)
@@ -232,6 +235,39 @@ class HistoryLike(Protocol):
     jobs_by_run: dict[int, list[JSON]]
     attempts: dict[int, dict[int, JSON]]
     files: dict[tuple[str, str], str]
+
+
+# ---------------------------------------------------------------------------- endpoints
+
+# A faulted request keeps its raw path as its route, which may be /repositories/{id}/...
+_REPO = r"/(?:repos/[^/]+/[^/]+|repositories/\d+)"
+_ENDPOINTS = [
+    (re.compile(_REPO + rest), template)
+    for rest, template in (
+        ("", ""),
+        ("/actions/workflows", "/actions/workflows"),
+        ("/actions/workflows/[^/]+", "/actions/workflows/{workflow_id}"),
+        ("/actions/workflows/[^/]+/runs", "/actions/workflows/{workflow_id}/runs"),
+        ("/actions/runs", "/actions/runs"),
+        (r"/actions/runs/\d+", "/actions/runs/{run_id}"),
+        (r"/actions/runs/\d+/jobs", "/actions/runs/{run_id}/jobs"),
+        (r"/actions/runs/\d+/attempts/\d+", "/actions/runs/{run_id}/attempts/{attempt_number}"),
+        (
+            r"/actions/runs/\d+/attempts/\d+/jobs",
+            "/actions/runs/{run_id}/attempts/{attempt_number}/jobs",
+        ),
+        (r"/actions/jobs/\d+", "/actions/jobs/{job_id}"),
+        ("/contents(?:/.*)?", "/contents/{path}"),
+    )
+]
+
+
+def endpoint_of(route: str) -> str:
+    """The REST reference's name for a served route; other paths stand for themselves."""
+    for pattern, template in _ENDPOINTS:
+        if pattern.fullmatch(route):
+            return "/repos/{owner}/{repo}" + template
+    return route
 
 
 # ---------------------------------------------------------------------------- created filter
@@ -587,6 +623,7 @@ class FakeGitHub:
     # ------------------------------------------------------------------ serving
 
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        received = time.monotonic()
         split = urlsplit(h.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in h.headers.items()}
@@ -652,6 +689,8 @@ class FakeGitHub:
             type(fault).__name__ if fault else None,
             ghes,
             self.clock(),
+            endpoint_of(route),
+            received,
         )
         with self._lock:  # recorded before answering: a client never sees an unrecorded reply
             self._requests.append(rec)

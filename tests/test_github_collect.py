@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from ci_profile.collectors import github
 from ci_profile.collectors.http import RetryPolicy
+from ci_profile.collectors.pacing import GITHUB_WINDOW_S, Pacer
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import AuthError, NetworkError, NotFoundError, RateLimitError
 from ci_profile.core.store import Store
@@ -42,13 +43,14 @@ def collect(
     since: datetime = SINCE,
     sleep: Callable[[float], None] = lambda s: None,
     policy: RetryPolicy | None = None,
+    pacer: Pacer | None = None,
     **kwargs: Any,
 ) -> github.CollectResult:
     from fakegithub import DEFAULT_TOKEN
 
     secret = Secret(DEFAULT_TOKEN if token == "default" else token) if token else None
     with github.make_client(gh.url, secret) as client:
-        http = github.make_http(client, sleep=sleep, policy=policy)
+        http = github.make_http(client, sleep=sleep, policy=policy, pacer=pacer)
         collector = github.GitHubCollector(
             http, store, repo, now=lambda: datetime(2024, 6, 1, tzinfo=UTC), **kwargs
         )
@@ -193,7 +195,12 @@ def test_many_pages_are_walked(gh: FakeGitHub, store: Store) -> None:
 def test_thousand_result_cap_is_defeated_by_splitting_windows(gh: FakeGitHub, store: Store) -> None:
     history = RepoHistory("acme", "busy", runs=1150, days=10, in_progress=0)
     gh.history_repo(history)
-    result = collect(gh, store, "acme/busy", concurrency=8)
+    # 1,150 jobs requests go to one endpoint: past 900 the default pacer waits for the minute
+    # to pass, on a clock that sleeping advances at once.
+    clock = Clock()
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    result = collect(gh, store, "acme/busy", concurrency=8, pacer=pacer)
+    assert pacer.waited_s >= GITHUB_WINDOW_S
     assert result.windows_split >= 1
     assert result.runs_listed == 1150
     assert store.con.execute("SELECT count(DISTINCT run_id) FROM runs").fetchone() == (1150,)
