@@ -4,9 +4,8 @@ GitHub, "Rate limits for the REST API", secondary rate limits
 (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api): you may hit
 one if you "make too many requests to a single endpoint per minute. No more than 900 points per
 minute are allowed for REST API endpoints"; most GET, HEAD and OPTIONS requests cost 1 point,
-most POST, PATCH, PUT and DELETE requests 5. So the
-jobs of 1,000 runs cannot be fetched in much less than a minute, however many requests run in
-parallel.
+most POST, PATCH, PUT and DELETE requests 5. So the jobs of 1,000 runs cannot be fetched in
+much less than a minute, however many requests run in parallel.
 
 The window slides: before a request is sent, the points of the requests still in flight or
 answered less than ``window_s`` ago, plus its own, must fit the budget, or it waits. A request
