@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.jobframe import JOBS, records
+from ci_profile.analysis.jobframe import JOBS, records, utc_date, utc_hour
 
 _EVENTS = "_cip_conc_events"
 
@@ -100,12 +100,12 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             FROM {_EVENTS} GROUP BY ALL
         ),
         peaks AS (
-            SELECT p.provider, p.label, CAST(to_timestamp(d * 86400) AT TIME ZONE 'UTC' AS DATE)
+            SELECT p.provider, p.label, (DATE '1970-01-01' + CAST(d AS INTEGER))
                        AS day, peak_running, peak_waiting
             FROM daily JOIN _cip_conc_pools p USING (lid)
         ),
         jobs AS (
-            SELECT provider, label, CAST(to_timestamp(start_e) AT TIME ZONE 'UTC' AS DATE) AS day,
+            SELECT provider, label, {utc_date("start_e")} AS day,
                    count(*) AS jobs, sum(runner_s) AS runner_s,
                    quantile_cont(wait_s, 0.9) AS p90_queue_s
             FROM {JOBS} WHERE runner_s IS NOT NULL GROUP BY ALL
@@ -127,12 +127,12 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             WHERE runner_s IS NOT NULL
         ),
         started AS (
-            SELECT provider, label, hour(to_timestamp(start_e) AT TIME ZONE 'UTC') AS hour,
+            SELECT provider, label, {utc_hour("start_e")} AS hour,
                    count(*) AS jobs, sum(runner_s) AS runner_s
             FROM {JOBS} WHERE runner_s IS NOT NULL GROUP BY ALL
         ),
         ready AS (
-            SELECT provider, label, hour(to_timestamp(ready_e) AT TIME ZONE 'UTC') AS hour,
+            SELECT provider, label, {utc_hour("ready_e")} AS hour,
                    quantile_cont(wait_s, 0.5) AS p50_queue_s,
                    quantile_cont(wait_s, 0.9) AS p90_queue_s, count(*) AS waited
             FROM {JOBS} WHERE wait_s IS NOT NULL AND coalesce(conclusion, '') <> 'skipped'

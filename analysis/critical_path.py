@@ -368,22 +368,22 @@ def compute(
     section["by_job"] = records(
         con,
         f"""
-        WITH ran AS (
-            SELECT j.provider, j.project, j.pipeline, j.job, count(*) AS runs,
-                   sum(j.runner_s) AS runner_s
+        WITH ran AS (  -- by the job's integer key; names are taken along once per key
+            SELECT j.job_key, any_value(j.provider) AS provider,
+                   any_value(j.project) AS project, any_value(j.pipeline) AS pipeline,
+                   any_value(j.job) AS job, count(*) AS runs, sum(j.runner_s) AS runner_s
             FROM {JOBS} j JOIN {RUNS} r ON r.rid = j.rid AND r.analyzable
-            WHERE j.eligible GROUP BY ALL
+            WHERE j.eligible GROUP BY j.job_key
         ),
         pieces AS (
-            SELECT x.provider, x.project, x.pipeline, x.job,
+            SELECT x.job_key,
                    sum(pp.seconds) FILTER (WHERE pp.category = 'environment') AS env_wall_s,
                    sum(pp.seconds) FILTER (WHERE pp.category = 'queue') AS queue_wall_s
-            FROM {PATH_PIECES} pp JOIN {JOBS} x ON x.jid = pp.jid GROUP BY ALL
+            FROM {PATH_PIECES} pp JOIN {JOBS} x ON x.jid = pp.jid GROUP BY x.job_key
         ),
         onpath AS (
-            SELECT x.provider, x.project, x.pipeline, x.job, count(DISTINCT p.rid) AS on_path,
-                   sum(p.seg_s) AS wall_s
-            FROM {PATH} p JOIN {JOBS} x ON x.jid = p.jid GROUP BY ALL
+            SELECT x.job_key, count(DISTINCT p.rid) AS on_path, sum(p.seg_s) AS wall_s
+            FROM {PATH} p JOIN {JOBS} x ON x.jid = p.jid GROUP BY x.job_key
         )
         SELECT ran.provider, ran.project, ran.pipeline, ran.job, ran.runs,
                coalesce(o.on_path, 0) AS on_path,
@@ -394,8 +394,8 @@ def compute(
                round(coalesce(pc.env_wall_s, 0), 1) AS environment_wall_s,
                round(coalesce(pc.queue_wall_s, 0), 1) AS queue_wall_s
         FROM ran
-        LEFT JOIN onpath o USING (provider, project, pipeline, job)
-        LEFT JOIN pieces pc USING (provider, project, pipeline, job)
+        LEFT JOIN onpath o USING (job_key)
+        LEFT JOIN pieces pc USING (job_key)
         ORDER BY wall_s DESC, runner_s DESC, provider, project, pipeline, job
         """,
     )

@@ -31,7 +31,7 @@ from typing import Any
 
 import duckdb
 from ci_profile.analysis.breakdown import PROVISIONING
-from ci_profile.analysis.jobframe import JOBS, RUNS, records
+from ci_profile.analysis.jobframe import JOBS, RUNS, records, utc_week
 
 PERCENTILES = (0.5, 0.9, 0.95)
 RECENT_DAYS = 7
@@ -105,7 +105,7 @@ def percentiles(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def weekly(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Per pipeline and ISO week (Monday, UTC): runs, durations, queue, runner time, shares."""
     provisioning = " + ".join(f"{c}_s" for c in PROVISIONING if c != "queue")
-    week = "CAST(date_trunc('week', timezone('UTC', moment)) AS DATE)"
+    week = utc_week("epoch(moment)")
     qs = "[0.5, 0.9]"
     return records(
         con,
