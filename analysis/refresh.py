@@ -72,9 +72,9 @@ def _state_fingerprint(store: Store, rules: Sequence[Rule]) -> str:
         "FROM steps"
     ).fetchone()
     # A file at a commit never changes (git objects are immutable); it may only arrive later
-    # (stored as missing first), which its length shows. Hashing every content took seconds.
+    # (stored as missing first). Reading every content for this took seconds.
     files = store.con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(project, path, sha, length(content))), 0) "
+        "SELECT count(*), coalesce(bit_xor(hash(project, path, sha, content IS NULL)), 0) "
         "FROM pipeline_files"
     ).fetchone()
     # What the stored frames read of jobs and runs (analysis.run_facts), times included.
