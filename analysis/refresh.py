@@ -67,24 +67,28 @@ class RefreshResult:
 
 
 def _state_fingerprint(store: Store, rules: Sequence[Rule]) -> str:
+    # Everything the classification and the facts read of each row (step_facts: its times).
+    # Each row's hash is hashed again: DuckDB combines a hash's last argument by XOR, so two
+    # rows differing only in it (steps 1 and 2 of a job) would cancel a change made to both.
     row = store.con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(provider, project, job_id, seq, name)), 0) "
-        "FROM steps"
+        "SELECT count(*), coalesce(bit_xor(hash(hash(provider, project, job_id, seq, name, "
+        "command, conclusion, started_at, finished_at))), 0) FROM steps"
     ).fetchone()
     # A file at a commit never changes (git objects are immutable); it may only arrive later
     # (stored as missing first). Reading every content for this took seconds.
     files = store.con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(project, path, sha, content IS NULL)), 0) "
+        "SELECT count(*), coalesce(bit_xor(hash(hash(project, path, sha, content IS NULL))), 0) "
         "FROM pipeline_files"
     ).fetchone()
     # What the stored frames read of jobs and runs (analysis.run_facts), times included.
     jobs = store.con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(project, job_id, name, run_id, attempt, stage, "
-        "conclusion, created_at, started_at, finished_at, queued_s, labels)), 0) FROM jobs"
+        "SELECT count(*), coalesce(bit_xor(hash(hash(project, job_id, name, run_id, attempt, "
+        "stage, conclusion, created_at, started_at, finished_at, queued_s, labels))), 0) "
+        "FROM jobs"
     ).fetchone()
     runs = store.con.execute(
-        "SELECT count(*), coalesce(bit_xor(hash(project, run_id, attempt, pipeline, "
-        "pipeline_path, sha, status, conclusion, created_at)), 0) FROM runs"
+        "SELECT count(*), coalesce(bit_xor(hash(hash(project, run_id, attempt, pipeline, "
+        "pipeline_path, sha, status, conclusion, created_at))), 0) FROM runs"
     ).fetchone()
     # The DuckDB version: analysis.facts keys rows by its hash function.
     text = f"{rules_fingerprint(rules)}|{row}|{files}|{jobs}|{runs}|{duckdb.__version__}"

@@ -133,3 +133,28 @@ def test_run_facts_lost_after_the_classification_are_written_again(tmp_path: Pat
         assert store.con.execute("SELECT * FROM classification_state").fetchall() == classified
         assert store.con.execute("SELECT count(*) FROM run_facts_state").fetchone() == (1,)
         report(store)
+
+
+def test_the_same_change_to_two_rows_is_still_a_change(tmp_path: Path) -> None:
+    """Two steps renamed alike: a fingerprint XOR-ing row hashes must not let them cancel."""
+    path = tmp_path / "sample.duckdb"
+    rules = default_rules()
+    with Store.open(path) as store:
+        load_sample(SAMPLE, store)
+        refresh_classification(store, rules)
+        renamed = store.con.execute(
+            """
+            UPDATE steps SET name = 'Shell script (renamed)'
+            WHERE (provider, project, job_id, seq) IN (
+                SELECT (provider, project, job_id, seq) FROM steps
+                WHERE name = 'Shell Script' ORDER BY job_id, seq LIMIT 2)
+            """
+        ).fetchone()
+        assert renamed == (2,)
+        assert refresh_classification(store, rules).refreshed
+        # A step collected again with a later finish: its seconds in step_facts change.
+        store.con.execute(
+            "UPDATE steps SET finished_at = finished_at + INTERVAL 7 SECOND "
+            "WHERE (job_id, seq) = (SELECT (min(job_id), 1) FROM steps)"
+        )
+        assert refresh_classification(store, rules).refreshed
