@@ -27,9 +27,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,8 +37,9 @@ import httpx
 from ci_profile.collectors import github
 from ci_profile.core.config import Secret
 from ci_profile.core.shared_store import SharedStore
+from support import TESTS, load_average, timed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(TESTS))
 from fakegithub import DEFAULT_TOKEN, FakeGitHub, RecordedRequest, delay
 from payloads import RepoHistory
 
@@ -73,12 +73,9 @@ def busiest_minute(requests: Sequence[RecordedRequest]) -> int:
     return most
 
 
-def measure(gh: FakeGitHub, name: str, work: object) -> Cost:
+def measure(gh: FakeGitHub, name: str, work: Callable[[], None]) -> Cost:
     gh.clear_requests()
-    start = time.perf_counter()
-    assert callable(work)
-    work()
-    wall = time.perf_counter() - start
+    wall = timed(work)
     requests = gh.requests
     files = sum(1 for r in requests if "/contents/" in r.route)
     return Cost(
@@ -135,7 +132,8 @@ def main() -> None:
     pairs = len({(r["path"].split("@")[0], r["head_sha"]) for r in history.runs})
     print(
         f"{args.runs} runs ({attempts} run attempts, {pairs} distinct workflow file x commit), "
-        f"{args.latency * 1000:.0f} ms per request, ci-profile concurrency {args.concurrency}"
+        f"{args.latency * 1000:.0f} ms per request, ci-profile concurrency {args.concurrency}, "
+        f"load average {load_average()}"
     )
     with FakeGitHub(limit=100_000) as gh, tempfile.TemporaryDirectory() as folder:
         gh.history_repo(history)

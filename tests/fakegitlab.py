@@ -3,8 +3,9 @@
 Serves, under ``/api/v4`` on ``127.0.0.1``: projects (by id or URL-encoded path), pipeline lists
 (``updated_after``/``updated_before``/``order_by``/``sort``/``source``/``ref``/``status``
 filters; child pipelines only with ``source=parent_pipeline``, as GitLab 17.0+), single
-pipelines, pipeline jobs (``include_retried``, ``scope``), bridges, job traces (streamed, optionally
-through a redirect to object storage), raw repository files and the repository tree (keyset).
+pipelines, pipeline jobs (``include_retried``, ``scope``), bridges, single jobs, job traces
+(streamed, optionally through a redirect to object storage), raw repository files and the
+repository tree (keyset).
 
 Offset pagination sends ``x-page``/``x-per-page``/``x-next-page``/``x-prev-page``/``x-total``/
 ``x-total-pages`` and a ``Link`` header, and drops ``x-total``, ``x-total-pages`` and
@@ -148,6 +149,7 @@ class RecordedRequest:
     token_sent: bool
     status: int | None
     fault: str | None
+    at: float  # the server's clock when answered: requests per minute, as GitLab counts them
 
 
 @dataclass(slots=True)
@@ -356,6 +358,7 @@ class FakeGitLab:
                     token is not None,
                     None if response is None else response.code,
                     type(fault).__name__ if fault else None,
+                    self.clock(),
                 )
             )
         if response is None:
@@ -501,6 +504,9 @@ class FakeGitLab:
                 jobs = [j for j in jobs if j["status"] == query["scope"]]
             jobs.sort(key=lambda j: -j["id"])
             return self._offset(jobs, query, base)
+        if jm := re.fullmatch(r"/jobs/(\d+)", sub):
+            found = next((j for j in history.all_jobs() if j["id"] == int(jm[1])), None)
+            return _not_found() if found is None else _json(found)
         if jm := re.fullmatch(r"/jobs/(\d+)/trace", sub):
             job_id = int(jm[1])
             if not any(j["id"] == job_id for j in history.all_jobs()):
