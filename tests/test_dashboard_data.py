@@ -381,3 +381,23 @@ def test_whatif_on_a_snapshot_matches_the_database(con: duckdb.DuckDBPyConnectio
     assert on_snapshot is not None
     assert same(on_snapshot, on_file)
     memory.close()
+
+
+def test_a_snapshot_joins_keys_above_two_to_the_63(tmp_path: Path) -> None:
+    """Job hashes are UBIGINT; a join on one above 2**63 must not reach pyarrow as a C long
+    (it did when a snapshot's jobs had no classified steps yet)."""
+    db = tmp_path / "big-keys.duckdb"
+    with duckdb.connect() as scratch:
+        numbers = [
+            n
+            for n in range(1, 200)
+            if scratch.execute(
+                "SELECT hash('github', 'acme/live', ?) >= 2::UBIGINT ** 63", [f"j{n}"]
+            ).fetchone()
+            == (True,)
+        ][:2]
+    assert len(numbers) == 2
+    for number in numbers:
+        SharedStore(db).write(batch(number))
+    report = data.run_query(str(db), "report", explore.Scope())
+    assert report.period["runs"] == 2 and report.headline["runner_s"] == 2 * 90
