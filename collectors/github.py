@@ -21,7 +21,7 @@ from ci_profile.collectors.common import CollectResult, Progress
 from ci_profile.collectors.http import HttpClient, RetryPolicy, WaitHook
 from ci_profile.collectors.pacing import Pacer
 from ci_profile.core.config import Secret
-from ci_profile.core.errors import NotFoundError, ProviderError, UsageError
+from ci_profile.core.errors import BudgetExhaustedError, NotFoundError, ProviderError, UsageError
 from ci_profile.core.payload import INT32_MAX, ident, integer, text
 from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
 from ci_profile.core.shared_store import CollectionStore
@@ -325,6 +325,13 @@ class Window:
         return Window(self.start, middle), Window(middle + timedelta(seconds=1), self.end)
 
 
+class Unfetched:
+    """A workflow file the request budget ran out before (see ``GitHubCollector._file_at``)."""
+
+
+UNFETCHED = Unfetched()
+
+
 class GitHubCollector:
     def __init__(
         self,
@@ -350,6 +357,7 @@ class GitHubCollector:
         self._scope = f"runs:{workflow}" if workflow else "runs"
         self._finished = store.finished_runs(PROVIDER, project)
         self._known_files = store.known_pipeline_files(PROVIDER, project)
+        self._spent: BudgetExhaustedError | None = None
 
     @property
     def _runs_path(self) -> str:
@@ -367,6 +375,7 @@ class GitHubCollector:
         oldest_unfinished: datetime | None = None
         newest: datetime | None = None
         try:
+            self._fetch_unfetched_files()
             for window in windows:
                 for run in self._list(window):
                     created = parse_iso(run.get("created_at"))
@@ -505,13 +514,11 @@ class GitHubCollector:
                 contents = pool.map(lambda key: self._file_at(*key), wanted)
                 for run, jobs in zip(chunk, fetched, strict=True):
                     batch.extend(records_for_run(self.project, run, jobs))
-                batch.pipeline_files.extend(
-                    PipelineFile(PROVIDER, self.project, path, sha, text)
-                    for (path, sha), text in zip(wanted, contents, strict=True)
-                )
+                batch.pipeline_files.extend(self._files(wanted, contents))
             if start + BATCH_RUNS >= len(todo) and etag:
                 batch.etags[etag_key] = (etag, next_url)
             self._commit(batch)
+            self._stop_if_spent()
             self.result.runs_fetched += len(chunk)
             if self.progress:
                 self.progress.fetched(len(chunk))
@@ -559,11 +566,45 @@ class GitHubCollector:
         self._known_files.update(wanted)
         return list(wanted)
 
-    def _file_at(self, path: str, sha: str) -> str | None:
+    def _fetch_unfetched_files(self) -> None:
+        """The files of runs stored by a collection whose request budget ran out first."""
+        wanted = [
+            key
+            for key in self.store.unfetched_pipeline_files(PROVIDER, self.project)
+            if key[0].startswith(".github/") and key not in self._known_files
+        ]
+        for start in range(0, len(wanted), BATCH_RUNS):
+            chunk = wanted[start : start + BATCH_RUNS]
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                contents = list(pool.map(lambda key: self._file_at(*key), chunk))
+            self._commit(Batch(pipeline_files=self._files(chunk, contents)))
+            self._known_files.update(chunk)
+            self._stop_if_spent()
+
+    def _files(
+        self, keys: Sequence[tuple[str, str]], contents: Iterable[str | Unfetched | None]
+    ) -> list[PipelineFile]:
+        return [
+            PipelineFile(PROVIDER, self.project, path, sha, text)
+            for (path, sha), text in zip(keys, contents, strict=True)
+            if not isinstance(text, Unfetched)
+        ]
+
+    def _stop_if_spent(self) -> None:
+        """After committing what was fetched: stop if a file fetch ran out of budget."""
+        if self._spent is not None:
+            raise self._spent
+
+    def _file_at(self, path: str, sha: str) -> str | Unfetched | None:
         owner, repo = self.project.split("/")
         url = f"/repos/{quote(owner)}/{quote(repo)}/contents/{quote(path)}?ref={quote(sha)}"
         try:
             response = self.http.get(url)
+        except BudgetExhaustedError as exc:
+            # Not a missing file: it is left out of the batch (stored as missing, it would never
+            # be fetched again), and the next collection fetches it first.
+            self._spent = exc
+            return UNFETCHED
         except (NotFoundError, ProviderError) as exc:
             if not isinstance(exc, NotFoundError):
                 self.result.warnings.append(f"could not fetch {path}@{sha[:7]}: {exc}")

@@ -34,6 +34,8 @@ class CollectionStore(Protocol):
 
     def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]: ...
 
+    def unfetched_pipeline_files(self, provider: str, project: str) -> list[tuple[str, str]]: ...
+
     def stored_runs(self, provider: str, project: str) -> list[StoredRun]: ...
 
     def stored_jobs(
@@ -122,6 +124,10 @@ class SharedStore:
     def known_pipeline_files(self, provider: str, project: str) -> set[tuple[str, str]]:
         with self._session() as store:
             return store.known_pipeline_files(provider, project)
+
+    def unfetched_pipeline_files(self, provider: str, project: str) -> list[tuple[str, str]]:
+        with self._session() as store:
+            return store.unfetched_pipeline_files(provider, project)
 
     def stored_runs(self, provider: str, project: str) -> list[StoredRun]:
         with self._session() as store:

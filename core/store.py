@@ -467,6 +467,24 @@ class Store:
         ).fetchall()
         return {(r[0], r[1]) for r in rows}
 
+    def unfetched_pipeline_files(self, provider: str, project: str) -> list[tuple[str, str]]:
+        """(path, sha) of the pipeline files stored runs ran that were never stored (a
+        collection stopped by its request budget before fetching them)."""
+        rows = self.con.execute(
+            """
+            SELECT DISTINCT r.pipeline_path, r.sha FROM runs r
+            WHERE r.provider = ? AND r.project = ?
+              AND r.pipeline_path IS NOT NULL AND r.sha IS NOT NULL
+              AND NOT EXISTS (
+                  SELECT 1 FROM pipeline_files f
+                  WHERE f.provider = r.provider AND f.project = r.project
+                    AND f.path = r.pipeline_path AND f.sha = r.sha)
+            ORDER BY ALL
+            """,
+            [provider, project],
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def stored_runs(self, provider: str, project: str) -> list[StoredRun]:
         rows = self.con.execute(
             "SELECT run_id, attempt, status, updated_at, created_at, parent_run_id, pipeline, "

@@ -89,6 +89,11 @@ def test_request_budget_stops_cleanly_and_keeps_what_was_committed(
             collector.collect(datetime(2024, 5, 1, tzinfo=UTC), None)
     kept = store.counts()["runs"]
     assert kept > 0
+    # Files the budget cut off are left out, not stored as missing.
+    assert store.con.execute(
+        "SELECT count(*) FROM pipeline_files WHERE content IS NULL"
+    ).fetchone() == (0,)
+    assert store.unfetched_pipeline_files("github", "acme/shop")
     # The next collection (with budget) completes and duplicates nothing.
     with github.make_client(gh.url, Secret(DEFAULT_TOKEN)) as client:
         http = github.make_http(client, sleep=lambda s: None)
@@ -99,6 +104,11 @@ def test_request_budget_stops_cleanly_and_keeps_what_was_committed(
         "SELECT count(*) = count(DISTINCT (run_id, attempt)) FROM runs"
     ).fetchone() == (True,)
     assert store.con.execute("SELECT count(DISTINCT run_id) FROM runs").fetchone() == (120,)
+    # A workflow file the budget cut off is fetched later, not stored as missing for good.
+    assert store.con.execute("SELECT count(*), count(content) FROM pipeline_files").fetchone() == (
+        120,
+        120,
+    )
 
 
 def test_retry_after_forms() -> None:
