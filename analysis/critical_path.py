@@ -46,14 +46,17 @@ EDGES = "_cip_edges"
 GATES = "_cip_gates"
 PATH = "_cip_path"
 PATH_PIECES = "_cip_path_pieces"
-# (view, rows computed here, stored table)
-TABLES: tuple[tuple[str, str, str], ...] = (
+# (view, rows computed here, stored table): the graph's, then the path's
+GRAPH_TABLES: tuple[tuple[str, str, str], ...] = (
     (CANDIDATES, "_cip_cand", "path_jobs"),
     (EDGES, "_cip_edges_live", "path_edges"),
     (GATES, "_cip_gates_live", "path_gates"),
+)
+PATH_TABLES: tuple[tuple[str, str, str], ...] = (
     (PATH, "_cip_path_live", "path_segments"),
     (PATH_PIECES, "_cip_pieces_live", "path_pieces"),
 )
+TABLES = GRAPH_TABLES + PATH_TABLES
 LIVE = {view: live for view, live, _ in TABLES}
 TOLERANCE_S = 5.0
 MAX_INFERRED_GAP_S = 60.0
@@ -204,8 +207,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         GROUP BY e.jid
         """
     )
-    for view in (CANDIDATES, EDGES, GATES):
-        combine(con, view, LIVE[view], _stored(view))
+    for view, live, stored in GRAPH_TABLES:
+        combine(con, view, live, stored)
     rows = con.execute(
         f"""
         SELECT 'jobs_' || model, count(*) FROM {CANDIDATES} GROUP BY model
@@ -279,12 +282,8 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
         SELECT rid, NULL, '{GAP}', gap_before_s FROM {LIVE[PATH]} WHERE gap_before_s > 0
         """
     )
-    for view in (PATH, PATH_PIECES):
-        combine(con, view, LIVE[view], _stored(view))
-
-
-def _stored(view: str) -> str:
-    return next(stored for name, _, stored in TABLES if name == view)
+    for view, live, stored in PATH_TABLES:
+        combine(con, view, live, stored)
 
 
 def compute(
