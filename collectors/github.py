@@ -1,4 +1,6 @@
-"""GitHub Actions: fetch workflow runs, their jobs (every attempt) and workflow files; normalize.
+"""GitHub Actions: fetch workflow runs, their jobs (every attempt) and workflow files.
+
+The payloads become records in ``collectors.github_records``.
 
 Provider facts this relies on are in the README's "How collection works" (pagination, the
 1,000-result cap on filtered run lists, where queue time lives, mixed time zone offsets).
@@ -6,8 +8,6 @@ Provider facts this relies on are in the README's "How collection works" (pagina
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,30 +18,25 @@ from urllib.parse import quote, urlencode
 
 import httpx
 from ci_profile.collectors.common import CollectResult, Progress
+from ci_profile.collectors.github_records import (
+    PROVIDER,
+    decode_contents,
+    records_for_run,
+    workflow_path,
+)
 from ci_profile.collectors.http import HttpClient, RetryPolicy, WaitHook
 from ci_profile.collectors.pacing import Pacer
 from ci_profile.core.config import Secret
 from ci_profile.core.errors import BudgetExhaustedError, NotFoundError, ProviderError, UsageError
-from ci_profile.core.payload import INT32_MAX, ident, integer, text
-from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
+from ci_profile.core.records import Batch, PipelineFile
 from ci_profile.core.shared_store import CollectionStore
 from ci_profile.core.times import iso_z, parse_iso
 
-PROVIDER = "github"
 PER_PAGE = 100
 # Filtered run lists return at most this many results (GitHub's REST reference).
 SEARCH_CAP = 1000
 BATCH_RUNS = 50
 DEFAULT_SINCE = timedelta(days=30)
-
-_CONCLUSIONS = {
-    "success": "success",
-    "failure": "failure",
-    "timed_out": "failure",
-    "startup_failure": "failure",
-    "cancelled": "cancelled",
-    "skipped": "skipped",
-}
 
 
 def make_client(
@@ -91,214 +86,6 @@ def make_http(
 
 
 # -- normalizers (shared with the sample-data loader) ----------------------------------------
-
-
-def conclusion_of(status: object, conclusion: object) -> str | None:
-    if conclusion is None:
-        return None if status != "completed" else "other"
-    return _CONCLUSIONS.get(conclusion, "other") if isinstance(conclusion, str) else "other"
-
-
-def workflow_path(path: object) -> str | None:
-    """``.github/workflows/ci.yml@refs/heads/main`` -> ``.github/workflows/ci.yml``."""
-    if not isinstance(path, str) or not path:
-        return None
-    return path.split("@", 1)[0]
-
-
-def _step_number(step: Mapping[str, Any]) -> int | None:
-    return integer(step.get("number"), minimum=1, maximum=INT32_MAX)
-
-
-def normalize_job(project: str, job: Mapping[str, Any]) -> tuple[Job, list[Step]]:
-    job_id = ident(job.get("id"), "GitHub: a job")
-    listed = job.get("steps")
-    steps_raw = sorted(
-        (s for s in listed if isinstance(s, Mapping)) if isinstance(listed, list) else (),
-        key=lambda s: _step_number(s) or 0,
-    )
-    steps = [
-        Step(
-            provider=PROVIDER,
-            project=project,
-            job_id=job_id,
-            seq=_step_number(s) or index + 1,
-            name=text(s.get("name")) or "",
-            status=text(s.get("status")),
-            conclusion=conclusion_of(s.get("status"), s.get("conclusion")),
-            started_at=parse_iso(s.get("started_at")),
-            finished_at=parse_iso(s.get("completed_at")),
-            source="api",
-        )
-        for index, s in enumerate(steps_raw)
-    ]
-    created = parse_iso(job.get("created_at"))
-    started = parse_iso(job.get("started_at"))
-    finished = parse_iso(job.get("completed_at"))
-    first_step = next((s.started_at for s in steps if s.started_at is not None), None)
-    runner = text(job.get("runner_name")) or None
-    status = text(job.get("status"))
-    if first_step is not None and (started is None or first_step > started):
-        # A job's started_at can equal its created_at while it still waits for a runner; the
-        # runner-generated first step ("Set up job") starts when a runner really runs it.
-        started = first_step
-    if not steps and runner is None and status == "completed":
-        started = None  # cancelled or failed before any runner picked it up
-    queued_s = _queue_seconds(created, started, finished, status)
-    record = Job(
-        provider=PROVIDER,
-        project=project,
-        job_id=job_id,
-        run_id=ident(job.get("run_id"), f"GitHub: job {job_id}: a run"),
-        attempt=integer(job.get("run_attempt"), minimum=1, maximum=INT32_MAX) or 1,
-        name=text(job.get("name")) or "",
-        stage=None,
-        status=status,
-        conclusion=conclusion_of(status, job.get("conclusion")),
-        created_at=created,
-        started_at=started,
-        finished_at=finished,
-        queued_s=queued_s,
-        runner=runner,
-        labels=_labels(job.get("labels")),
-        url=text(job.get("html_url")),
-    )
-    return record, steps
-
-
-def _labels(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple(label for label in map(text, value) if label is not None)
-
-
-def _queue_seconds(
-    created: datetime | None, started: datetime | None, finished: datetime | None, status: object
-) -> float | None:
-    if status != "completed" or created is None:
-        return None
-    end = started if started is not None else finished
-    if end is None:
-        return None
-    delta = (end - created).total_seconds()
-    if delta < 0:
-        # Job times have whole seconds, step times milliseconds: tiny negatives are rounding.
-        return 0.0 if delta > -2 else None
-    return delta
-
-
-def normalize_runs(project: str, run: Mapping[str, Any], jobs: Sequence[Job]) -> list[Run]:
-    """One Run per attempt: the listed object is the latest attempt; earlier attempts are
-    reconstructed from their jobs (GitHub lists only the latest attempt)."""
-    latest = integer(run.get("run_attempt"), minimum=1, maximum=INT32_MAX) or 1
-    run_id = ident(run.get("id"), "GitHub: a workflow run")
-    by_attempt: dict[int, list[Job]] = {}
-    for job in jobs:
-        by_attempt.setdefault(job.attempt, []).append(job)
-    status = text(run.get("status"))
-    common: dict[str, Any] = {
-        "provider": PROVIDER,
-        "project": project,
-        "run_id": run_id,
-        "pipeline": text(run.get("name")),
-        "pipeline_path": workflow_path(text(run.get("path"))),
-        "event": text(run.get("event")),
-        "branch": text(run.get("head_branch")),
-        "sha": text(run.get("head_sha")),
-        "run_number": integer(run.get("run_number")),
-    }
-    html = text(run.get("html_url"))
-    records: list[Run] = []
-    for attempt in sorted(set(by_attempt) | {latest}):
-        attempt_jobs = by_attempt.get(attempt, [])
-        finished = _max_time(j.finished_at for j in attempt_jobs)
-        if attempt == latest:
-            created = (
-                parse_iso(run.get("created_at"))
-                if attempt == 1
-                else (
-                    _min_time(j.created_at for j in attempt_jobs)
-                    or parse_iso(run.get("run_started_at"))
-                )
-            )
-            started = parse_iso(run.get("run_started_at")) or _min_time(
-                j.started_at for j in attempt_jobs
-            )
-            if status == "completed" and finished is None:
-                finished = parse_iso(run.get("updated_at"))
-            records.append(
-                Run(
-                    **common,
-                    attempt=attempt,
-                    status=status,
-                    conclusion=conclusion_of(status, run.get("conclusion")),
-                    created_at=created,
-                    started_at=started,
-                    finished_at=finished if status == "completed" else None,
-                    url=html if attempt == 1 else f"{html}/attempts/{attempt}",
-                    updated_at=parse_iso(run.get("updated_at")),
-                )
-            )
-        else:
-            records.append(
-                Run(
-                    **common,
-                    attempt=attempt,
-                    status="completed",
-                    conclusion=_overall_conclusion(j.conclusion for j in attempt_jobs),
-                    created_at=_min_time(j.created_at for j in attempt_jobs),
-                    started_at=_min_time(j.started_at for j in attempt_jobs),
-                    finished_at=finished,
-                    url=f"{html}/attempts/{attempt}" if html else None,
-                )
-            )
-    return records
-
-
-def _overall_conclusion(conclusions: Iterable[str | None]) -> str:
-    seen = set(conclusions)
-    for verdict in ("failure", "cancelled", "other"):
-        if verdict in seen:
-            return verdict
-    return "success" if "success" in seen else "skipped" if seen else "other"
-
-
-def _min_time(values: Iterable[datetime | None]) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
-
-
-def _max_time(values: Iterable[datetime | None]) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
-
-
-def records_for_run(project: str, run: Mapping[str, Any], jobs_raw: Sequence[object]) -> Batch:
-    """Everything one workflow run contributes to the store."""
-    batch = Batch()
-    jobs: list[Job] = []
-    for raw in jobs_raw:
-        if not isinstance(raw, Mapping):
-            continue
-        job, steps = normalize_job(project, raw)
-        jobs.append(job)
-        batch.steps.extend(steps)
-    batch.jobs.extend(jobs)
-    batch.runs.extend(normalize_runs(project, run, jobs))
-    return batch
-
-
-def decode_contents(data: Any) -> str | None:
-    """The body of the contents API (base64 JSON) -> text, or None when it is not a file."""
-    if not isinstance(data, Mapping) or data.get("type", "file") != "file":
-        return None
-    content = data.get("content")
-    if not isinstance(content, str):
-        return None
-    try:
-        return base64.b64decode(content).decode("utf-8", errors="replace")
-    except (binascii.Error, ValueError):
-        return None
 
 
 # -- collection ------------------------------------------------------------------------------

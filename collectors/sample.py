@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_profile.collectors.github import PROVIDER, records_for_run, workflow_path
+from ci_profile.collectors.github_records import PROVIDER, records_for_run, workflow_path
 from ci_profile.collectors.gitlab_sample import load_gitlab_sample
 from ci_profile.collectors.jenkins_sample import load_jenkins_sample
 from ci_profile.core.errors import SampleDataError
