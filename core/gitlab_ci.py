@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_profile.core.errors import PipelineFileError
-from ruamel.yaml import YAML
+from ci_profile.core.pipelines import round_trip_yaml, yaml_errors
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 ROOT = ".gitlab-ci.yml"
 _RESERVED = frozenset(
@@ -136,17 +135,8 @@ def _name_candidates(name: str) -> Iterator[str]:
 
 
 def _load(text: str, path: str) -> CommentedMap | None:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    try:
-        documents = list(yaml.load_all(text))
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise PipelineFileError(f"{path}: not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise PipelineFileError(f"{path}: YAML nests too deeply") from None
+    with yaml_errors(path):
+        documents = list(round_trip_yaml().load_all(text))
     # A CI/CD component file has a `spec:` header document before the configuration.
     documents = [d for d in documents if d is not None]
     if not documents:

@@ -6,6 +6,8 @@ only locates nodes; nothing here re-serializes a file. Lines are 1-based and inc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,10 +71,26 @@ class Workflow:
     jobs: dict[str, JobDef] = field(default_factory=dict)
 
 
-def _yaml() -> YAML:
+def round_trip_yaml() -> YAML:
+    """The loader every pipeline file is read with: comments and spans kept, duplicate keys
+    refused."""
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     return yaml
+
+
+@contextmanager
+def yaml_errors(path: str) -> Iterator[None]:
+    """Loading YAML inside this raises a one-line PipelineFileError instead."""
+    try:
+        yield
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise PipelineFileError(f"{path}: not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise PipelineFileError(f"{path}: YAML nests too deeply") from None
 
 
 def _text(value: Any) -> str:
@@ -130,15 +148,8 @@ def _last_content_line(lines: list[str], start: int, end: int) -> int:
 
 def parse_github_workflow(text: str, path: str = "workflow") -> Workflow:
     """Parse a GitHub Actions workflow. Raises PipelineFileError with a one-line reason."""
-    try:
-        document = _yaml().load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise PipelineFileError(f"{path}: not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise PipelineFileError(f"{path}: YAML nests too deeply") from None
+    with yaml_errors(path):
+        document = round_trip_yaml().load(text)
     if document is None:
         return Workflow(name=None)
     if not isinstance(document, CommentedMap):

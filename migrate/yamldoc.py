@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ci_profile.core.errors import PipelineFileError
-from ruamel.yaml import YAML
+from ci_profile.core.pipelines import round_trip_yaml, yaml_errors
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
 # More nodes than this, counting every alias as often as it is used, is an alias bomb.
 MAX_EXPANDED_NODES = 200_000
@@ -19,17 +18,8 @@ MAX_EXPANDED_NODES = 200_000
 
 def load(text: str, path: str) -> Any:
     """The last document of ``text`` (GitLab components have a ``spec:`` header document)."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    try:
-        documents = [d for d in yaml.load_all(text) if d is not None]
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise PipelineFileError(f"{path}: not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise PipelineFileError(f"{path}: YAML nests too deeply") from None
+    with yaml_errors(path):
+        documents = [d for d in round_trip_yaml().load_all(text) if d is not None]
     document = documents[-1] if documents else None
     check_expansion(document, path)
     return document
