@@ -162,16 +162,26 @@ def collect_github(
                     )
                     return collector.collect(start, end)
 
-            if len(repos) == 1:
-                outcomes = [Outcome(repos[0], result=one(repos[0]))]
-            else:
-                outcomes = collect_many(repos, one, parallel=2)
+            outcomes = _collect_all(repos, one)
     refresh(store.path, rules)
     for outcome in outcomes:
         if outcome.result is not None:
             _github_summary(outcome.project, outcome.result, totals=len(repos) == 1)
     if len(repos) > 1:
         _report_many(outcomes, http, "repositories")
+
+
+def _collect_all(projects: Sequence[str], one: Callable[[str], CollectResult]) -> list[Outcome]:
+    """One project in the foreground (its errors are the command's), several two at a time."""
+    if len(projects) == 1:
+        return [Outcome(projects[0], result=one(projects[0]))]
+    return collect_many(projects, one, parallel=2)
+
+
+def _rate_left(result: CollectResult) -> str:
+    if result.rate_remaining is None:
+        return ""
+    return f", rate limit left {result.rate_remaining}/{result.rate_limit}"
 
 
 def _projects(named: str | None, listed: Path | None, usage: str) -> list[str]:
@@ -201,11 +211,7 @@ def _report_many(outcomes: Sequence[Outcome], http: HttpClient, noun: str) -> No
 def _github_summary(repo: str, result: CollectResult, *, totals: bool) -> None:
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]")
-    rate = (
-        f", rate limit left {result.rate_remaining}/{result.rate_limit}"
-        if result.rate_remaining is not None
-        else ""
-    )
+    rate = _rate_left(result)
     cost = (
         f"; {result.requests} requests ({result.not_modified} not modified, "
         f"{result.retries} retried){rate}"
@@ -361,10 +367,7 @@ def collect_gitlab(
                     )
                     return collector.collect(start, end)
 
-            if len(projects) == 1:
-                outcomes = [Outcome(projects[0], result=one(projects[0]))]
-            else:
-                outcomes = collect_many(projects, one, parallel=2)
+            outcomes = _collect_all(projects, one)
     refresh(store.path, rules)
     for outcome in outcomes:
         if isinstance(outcome.result, gitlab.GitLabCollectResult):
@@ -376,11 +379,7 @@ def collect_gitlab(
 def _gitlab_summary(result: GitLabCollectResult, *, totals: bool) -> None:
     for warning in result.warnings:
         stderr.print(f"[yellow]warning: {warning}[/yellow]", highlight=False)
-    rate = (
-        f", rate limit left {result.rate_remaining}/{result.rate_limit}"
-        if result.rate_remaining is not None
-        else ""
-    )
+    rate = _rate_left(result)
     cost = f"; {result.requests} requests ({result.retries} retried){rate}" if totals else ""
     stdout.print(
         f"{result.project}: {result.runs_listed} pipelines listed, {result.runs_fetched} fetched "
