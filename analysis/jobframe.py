@@ -348,8 +348,10 @@ def utc_week(epoch: str) -> str:
 
 def exact_sum(expression: str, where: str = "TRUE") -> str:
     """A sum in fixed point (micro-units): the same total whatever order threads add in, so a
-    figure rounded for display never flips between runs."""
-    return f"CAST(sum(CAST({expression} AS DECIMAL(38, 6))) FILTER (WHERE {where}) AS DOUBLE)"
+    figure rounded for display never flips between runs. Each term fits 18 digits (a job's
+    seconds or money); their sum is 38 digits wide, and casting to the narrower type costs
+    half as much."""
+    return f"CAST(sum(CAST({expression} AS DECIMAL(18, 6))) FILTER (WHERE {where}) AS DOUBLE)"
 
 
 def records(
@@ -364,14 +366,21 @@ def records(
     ]
 
 
+_INFINITIES = (float("inf"), float("-inf"))
+
+
 def clean(value: Any, digits: int = 4) -> Any:
-    """JSON-safe: NaN/inf become None, floats are rounded, Decimals become floats."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+    """JSON-safe: NaN/inf become None, floats are rounded, Decimals become floats. (By exact
+    type first: it runs for every value of tens of thousands of rows.)"""
+    kind = type(value)
+    if kind is float:
+        if value != value or value in _INFINITIES:
             return None
         return round(value, digits)
-    if type(value).__name__ == "Decimal":
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if isinstance(value, float):
+        return clean(float(value), digits)
+    if kind.__name__ == "Decimal":
         return clean(float(value), digits)
     return value

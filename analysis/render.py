@@ -186,16 +186,17 @@ def to_json(report: Report) -> str:
     return _json(report.as_dict(), "")
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, default=str, allow_nan=False, separators=(", ", ": "))
+# One encoder for every record: json.dumps with options builds a new one per call.
+_compact = json.JSONEncoder(default=str, allow_nan=False, separators=(", ", ": ")).encode
+_NESTED = (dict, list)
 
 
 def _json(value: Any, pad: str) -> str:
     inner = pad + "  "
-    if isinstance(value, dict) and any(isinstance(v, dict | list) and v for v in value.values()):
+    if isinstance(value, dict) and any(isinstance(v, _NESTED) and v for v in value.values()):
         items = [f"{inner}{json.dumps(str(k))}: {_json(v, inner)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+    if isinstance(value, list) and value and any(isinstance(v, _NESTED) for v in value):
         return "[\n" + ",\n".join(inner + _json(v, inner) for v in value) + "\n" + pad + "]"
     return _compact(value)
 
