@@ -246,8 +246,7 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
         f"""
         WITH per_step AS (  -- by the job's integer key; its names are looked up after
             SELECT j.job_key, s.step, s.category, s.rule,
-                   round(sum(coalesce(s.duration_s, 0)), 1) AS total_s, count(*) AS runs,
-                   round(median(coalesce(s.duration_s, 0)), 1) AS median_s
+                   round(sum(coalesce(s.duration_s, 0)), 1) AS total_s, count(*) AS runs
             FROM {STEPS} s JOIN {JOBS} j USING (jid)
             GROUP BY ALL
         ),
@@ -255,12 +254,29 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
             SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
                    any_value(pipeline) AS pipeline, any_value(job) AS job
             FROM {JOBS} GROUP BY job_key
+        ),
+        top AS (
+            SELECT n.provider, n.project, n.pipeline, n.job, p.*
+            FROM per_step p JOIN named n USING (job_key)
+            ORDER BY total_s DESC, step, provider, project, pipeline, job, category, rule
+            LIMIT {int(top)}
+        ),
+        -- A median needs every value of its group: only the top steps' are gathered.
+        medians AS (
+            SELECT t.job_key, t.step, t.category, t.rule,
+                   round(median(coalesce(s.duration_s, 0)), 1) AS median_s
+            FROM top t
+            JOIN {JOBS} j ON j.job_key = t.job_key
+            JOIN {STEPS} s ON s.jid = j.jid AND s.step IS NOT DISTINCT FROM t.step
+                          AND s.category = t.category AND s.rule = t.rule
+            GROUP BY ALL
         )
-        SELECT n.provider, n.project, n.pipeline, n.job, p.step, p.category, p.rule,
-               p.total_s, p.runs, p.median_s
-        FROM per_step p JOIN named n USING (job_key)
+        SELECT t.provider, t.project, t.pipeline, t.job, t.step, t.category, t.rule,
+               t.total_s, t.runs, m.median_s
+        FROM top t
+        JOIN medians m ON m.job_key = t.job_key AND m.step IS NOT DISTINCT FROM t.step
+                      AND m.category = t.category AND m.rule = t.rule
         ORDER BY total_s DESC, step, provider, project, pipeline, job, category, rule
-        LIMIT {int(top)}
         """,
         [],
     )
