@@ -20,10 +20,10 @@ from importlib import resources
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from ci_profile.analysis.facts import STEP_CATEGORIES
 from ci_profile.analysis.jobframe import JOBS, exact_sum, records
 from ci_profile.core.errors import ConfigError
+from ci_profile.core.store import literal
 
 PRICES = "_cip_prices"
 WEEKS_PER_MONTH = 52.0 / 12.0
@@ -130,36 +130,26 @@ def build_price_book(table: Mapping[str, Any] | None, source: str | None = None)
 
 
 def register_prices(con: duckdb.DuckDBPyConnection, book: PriceBook) -> None:
-    """``_cip_prices``: the price of every distinct (provider, label) of the job frame."""
+    """``_cip_prices``: the price of every distinct (provider, label) of the job frame.
+
+    Written as SQL literals (a handful of rows): registering an Arrow table would import
+    pandas, half a second (``core.store.literal``)."""
     pairs = con.execute(f"SELECT DISTINCT provider, label FROM {JOBS} ORDER BY ALL").fetchall()
-    columns: dict[str, list[Any]] = {
-        "provider": [],
-        "label": [],
-        "price_id": [],
-        "per_minute": [],
-        "priced": [],
-    }
+    rows = []
     for provider, label in pairs:  # one per distinct label, not per row
         price = book.price_for(str(provider), str(label))
-        columns["provider"].append(provider)
-        columns["label"].append(label)
-        columns["price_id"].append(price.id if price else "unpriced")
-        columns["per_minute"].append(price.per_minute if price else 0.0)
-        columns["priced"].append(price is not None)
-    schema = pa.schema(
-        [
-            ("provider", pa.string()),
-            ("label", pa.string()),
-            ("price_id", pa.string()),
-            ("per_minute", pa.float64()),
-            ("priced", pa.bool_()),
-        ]
+        per_minute = price.per_minute if price else 0.0
+        rows.append(
+            f"({literal(str(provider))}, {literal(str(label))}, "
+            f"{literal(price.id if price else 'unpriced')}, "
+            f"CAST({literal(repr(float(per_minute)))} AS DOUBLE), {price is not None})"
+        )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {PRICES} (provider VARCHAR, label VARCHAR, "
+        "price_id VARCHAR, per_minute DOUBLE, priced BOOLEAN)"
     )
-    con.register("_cip_prices_in", pa.table(columns, schema=schema))
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {PRICES} AS SELECT * FROM _cip_prices_in")
-    finally:
-        con.unregister("_cip_prices_in")
+    if rows:
+        con.execute(f"INSERT INTO {PRICES} VALUES {', '.join(rows)}")
 
 
 def _billed(book: PriceBook) -> str:

@@ -63,8 +63,9 @@ MAX_INFERRED_GAP_S = 60.0
 GAP = "between jobs"
 
 
-def _declared_needs(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """(file_h, yaml_job, need) for every distinct workflow file the frame's runs used."""
+def _declared_needs(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    """(file_h, yaml_job, need) columns for every distinct workflow file the frame's runs
+    used."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _cip_run_files AS
@@ -101,22 +102,27 @@ def _declared_needs(con: duckdb.DuckDBPyConnection) -> pa.Table:
                 columns["file_h"].append(file_h)
                 columns["yaml_job"].append(key)
                 columns["need"].append(need)
-    return pa.table(
-        columns,
-        schema=pa.schema(
-            [("file_h", pa.uint64()), ("yaml_job", pa.string()), ("need", pa.string())]
-        ),
-    )
+    return columns
 
 
 def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Edges (job -> predecessor) and gates for the analyzable runs of the frame (computed for
     ``SCOPE``, read from the store for the others)."""
-    con.register("_cip_decl_in", _declared_needs(con))
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _cip_decl AS SELECT * FROM _cip_decl_in")
-    finally:
-        con.unregister("_cip_decl_in")
+    needs = _declared_needs(con)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _cip_decl (file_h UBIGINT, yaml_job VARCHAR, need VARCHAR)"
+    )
+    # Nothing to register when every run is read from the store (Arrow imports pandas for
+    # it, see core.store.literal).
+    if needs["file_h"]:
+        schema = pa.schema(
+            [("file_h", pa.uint64()), ("yaml_job", pa.string()), ("need", pa.string())]
+        )
+        con.register("_cip_decl_in", pa.table(needs, schema=schema))
+        try:
+            con.execute("INSERT INTO _cip_decl SELECT * FROM _cip_decl_in")
+        finally:
+            con.unregister("_cip_decl_in")
     tol, gap = TOLERANCE_S, MAX_INFERRED_GAP_S
     con.execute(
         f"""

@@ -541,6 +541,13 @@ def open_when_free(
             delay = min(delay * 2, 1.0)
 
 
+def literal(text: str) -> str:
+    """``text`` as a SQL string literal. The read path of ``analyze`` binds no parameters:
+    DuckDB's first bound parameter (or registered Arrow table) imports pandas to check its
+    type, half a second of every command's start."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _key_table(job_keys: set[tuple[str, str, str]]) -> pa.Table:
     provider, project, job_id = zip(*job_keys, strict=True)
     return pa.table({"provider": provider, "project": project, "job_id": job_id})
