@@ -46,6 +46,7 @@ EDGES = "_cip_edges"
 GATES = "_cip_gates"
 PATH = "_cip_path"
 PATH_PIECES = "_cip_path_pieces"
+CHAINS = "_cip_path_chains"
 # (view, rows computed here, stored table): the graph's, then the path's
 GRAPH_TABLES: tuple[tuple[str, str, str], ...] = (
     (CANDIDATES, "_cip_cand", "path_jobs"),
@@ -55,6 +56,7 @@ GRAPH_TABLES: tuple[tuple[str, str, str], ...] = (
 PATH_TABLES: tuple[tuple[str, str, str], ...] = (
     (PATH, "_cip_path_live", "path_segments"),
     (PATH_PIECES, "_cip_pieces_live", "path_pieces"),
+    (CHAINS, "_cip_chains_live", "path_chains"),
 )
 TABLES = GRAPH_TABLES + PATH_TABLES
 LIVE = {view: live for view, live, _ in TABLES}
@@ -288,6 +290,15 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
         SELECT rid, NULL, '{GAP}', gap_before_s FROM {LIVE[PATH]} WHERE gap_before_s > 0
         """
     )
+    # Each run's path as the job names it passes, first to last (joining a million names
+    # into strings was the section's slowest query).
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {LIVE[CHAINS]} AS
+        SELECT p.rid, string_agg(x.job, ' → ' ORDER BY p.depth DESC) AS chain
+        FROM {LIVE[PATH]} p JOIN {JOBS} x ON x.jid = p.jid GROUP BY p.rid
+        """
+    )
     for view, live, stored in PATH_TABLES:
         combine(con, view, live, stored)
 
@@ -407,16 +418,12 @@ def compute(
     section["paths"] = records(
         con,
         f"""
-        WITH chains AS (
-            SELECT p.rid, string_agg(x.job, ' → ' ORDER BY p.depth DESC) AS chain
-            FROM {PATH} p JOIN {JOBS} x ON x.jid = p.jid GROUP BY p.rid
-        ),
-        per_pipeline AS (
+        WITH per_pipeline AS (
             SELECT r.provider, r.project, r.pipeline, c.chain, count(*) AS runs,
                    median(r.wall_s) AS median_wall_s,
                    sum(count(*)) OVER (PARTITION BY r.provider, r.project, r.pipeline)
                        AS pipeline_runs
-            FROM chains c JOIN {RUNS} r USING (rid)
+            FROM {CHAINS} c JOIN {RUNS} r USING (rid)
             GROUP BY r.provider, r.project, r.pipeline, c.chain
         )
         SELECT provider, project, pipeline, chain, runs,

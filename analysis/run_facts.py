@@ -6,8 +6,9 @@ steps and its workflow file, so they are computed once, when the classification 
 ``job_facts``:
 
 - ``frame_jobs``, ``frame_runs``: the job and run frames (``analysis.jobframe``) of every job;
-- ``path_jobs``, ``path_edges``, ``path_gates``, ``path_segments``, ``path_pieces``: the
-  dependency graph and critical path of every analyzable run (``analysis.critical_path``);
+- ``path_jobs``, ``path_edges``, ``path_gates``, ``path_segments``, ``path_pieces``,
+  ``path_chains``: the dependency graph and critical path of every analyzable run
+  (``analysis.critical_path``);
 - ``whatif_runs``, ``whatif_labels``: each what-if scenario's result per run
   (``analysis.whatif``), for the session start recorded in ``run_facts_state`` with the
   classification fingerprint they belong to.
@@ -33,8 +34,11 @@ from ci_profile.analysis.jobframe import (
     drop_temporary,
     unordered,
 )
-from ci_profile.core.store import Store
+from ci_profile.core.store import Store, literal
 
+# Which tables and columns the stored facts have: facts written with another layout (by an
+# older version) are rewritten, not read.
+LAYOUT = 2
 # (the analysis's temporary table, the stored copy)
 STORED: tuple[tuple[str, str], ...] = (
     (JOBS, STORED_JOBS),
@@ -60,10 +64,9 @@ def write_run_facts(
             critical_path.build_graph(con)
             critical_path.walk_paths(con)
             whatif.recompute(con, session_start_s, None)
-            quoted = fingerprint.replace("'", "''")
             state = (
-                f"SELECT '{quoted}' AS fingerprint, "
-                f"{float(session_start_s)!r}::DOUBLE AS session_start_s"
+                f"SELECT {literal(fingerprint)} AS fingerprint, "
+                f"{float(session_start_s)!r}::DOUBLE AS session_start_s, {LAYOUT} AS layout"
             )
             store.replace_tables(
                 [
@@ -78,9 +81,15 @@ def write_run_facts(
 def stored_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
     """The classification fingerprint the stored run facts were written for, if any."""
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [FACTS_STATE]
+        "SELECT count(*) FROM duckdb_tables() "
+        f"WHERE table_name = {literal(FACTS_STATE)} AND NOT temporary"
     ).fetchone()
     if exists != (1,):
         return None
-    row = con.execute(f"SELECT max(fingerprint) FROM {FACTS_STATE}").fetchone()
+    columns = {c[0] for c in con.execute(f"DESCRIBE {FACTS_STATE}").fetchall()}
+    if "layout" not in columns:
+        return None
+    row = con.execute(
+        f"SELECT max(fingerprint) FROM {FACTS_STATE} WHERE layout = {int(LAYOUT)}"
+    ).fetchone()
     return None if row is None else row[0]
