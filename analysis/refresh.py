@@ -95,15 +95,45 @@ def _state_fingerprint(store: Store, rules: Sequence[Rule]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _writes_key(store: Store, rules: Sequence[Rule]) -> str:
+    """What changes whenever the fingerprint can: the store's count of its writes, its row
+    counts (a row deleted by hand), the rules and the DuckDB version. Reading it costs
+    milliseconds."""
+    counts = sorted(store.counts().items())
+    return f"{store.writes()}|{counts}|{rules_fingerprint(rules)}|{duckdb.__version__}"
+
+
 def refresh_classification(
     store: Store, rules: Sequence[Rule], *, force: bool = False
 ) -> RefreshResult:
-    """Recompute step_classes when the steps, files or rules changed since the last time."""
-    fingerprint = _state_fingerprint(store, rules)
+    """Recompute step_classes when the steps, files or rules changed since the last time.
+
+    Hashing every row for the fingerprint takes a second on a million jobs, so it is skipped
+    when nothing was written since the last time it was taken (a ``collect`` that found
+    nothing new still writes, and then the fingerprint tells)."""
+    writes_key = _writes_key(store, rules)
     row = store.con.execute("SELECT max(fingerprint) FROM classification_state").fetchone()
-    classified = not force and row is not None and row[0] == fingerprint
-    facts = classified and stored_fingerprint(store.con) == fingerprint
-    if facts:
+    classified_as = row[0] if row else None
+    if (
+        not force
+        and classified_as is not None
+        and store.remembered_refresh(writes_key) == classified_as
+        and stored_fingerprint(store.con) == classified_as
+    ):
+        return RefreshResult(refreshed=False, current=True)
+    fingerprint = _state_fingerprint(store, rules)
+    result = _refresh(
+        store, rules, fingerprint, classified=not force and classified_as == fingerprint
+    )
+    if result.current and not store.read_only:
+        store.remember_refresh(writes_key, fingerprint)
+    return result
+
+
+def _refresh(
+    store: Store, rules: Sequence[Rule], fingerprint: str, *, classified: bool
+) -> RefreshResult:
+    if classified and stored_fingerprint(store.con) == fingerprint:
         return RefreshResult(refreshed=False, current=True)
     if store.read_only:
         # Someone else (collect) writes this database; analysis computes what is there.

@@ -205,6 +205,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DELETE FROM classification_state;
     """,
+    # 6: every write counts itself, so that analysis can tell that nothing was written since
+    # its last look without hashing millions of rows (analysis.refresh); `refresh_seen`
+    # remembers what it found then.
+    """
+    CREATE TABLE store_writes (writes BIGINT NOT NULL);
+    INSERT INTO store_writes VALUES (0);
+    CREATE TABLE refresh_seen (writes_key VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -348,6 +356,7 @@ class Store:
                     _table(batch.pipeline_files, PIPELINE_FILE_SCHEMA, FILE_KEY),
                     replace=True,
                 )
+                self.con.execute("UPDATE store_writes SET writes = writes + 1")
                 now = datetime.now(UTC)
                 for (provider, project, scope), value in batch.cursors.items():
                     self.con.execute(
@@ -508,6 +517,30 @@ class Store:
             "SELECT content FROM pipeline_files "
             "WHERE provider = ? AND project = ? AND path = ? AND sha = ?",
             [provider, project, path, sha],
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def writes(self) -> int:
+        """How many batches were ever written (``write``): it changes with every write."""
+        row = self.con.execute("SELECT max(writes) FROM store_writes").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def remember_refresh(self, writes_key: str, fingerprint: str) -> None:
+        """Record that the store as of ``writes_key`` had this classification ``fingerprint``."""
+        try:
+            with self.transaction():
+                self.con.execute("DELETE FROM refresh_seen")
+                self.con.execute(
+                    f"INSERT INTO refresh_seen VALUES ({literal(writes_key)}, "
+                    f"{literal(fingerprint)})"
+                )
+        except duckdb.Error as exc:
+            raise _map_duckdb_error(exc, self.path) from None
+
+    def remembered_refresh(self, writes_key: str) -> str | None:
+        """The fingerprint recorded for ``writes_key``, if that is what was last recorded."""
+        row = self.con.execute(
+            f"SELECT max(fingerprint) FROM refresh_seen WHERE writes_key = {literal(writes_key)}"
         ).fetchone()
         return None if row is None else row[0]
 

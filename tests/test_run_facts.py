@@ -8,14 +8,18 @@ than the stored one, and keeping the stored facts current through ``refresh_clas
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from ci_profile.analysis import refresh
 from ci_profile.analysis.breakdown import Filters
 from ci_profile.analysis.classify import default_rules
 from ci_profile.analysis.jobframe import SCOPE, WHOLE, build_frame, drop_frame
 from ci_profile.analysis.refresh import RefreshResult, refresh_classification
 from ci_profile.collectors.sample import load_sample
+from ci_profile.core.records import Batch, Job, Step
 from ci_profile.core.store import Store
 from test_analysis_world import T0, R, job, mem, report, write
 
@@ -40,6 +44,31 @@ def _history() -> list[R]:
             )
         )
     return runs
+
+
+def _recollect(store: Store, job_id: str, **changes: object) -> tuple[Job, list[Step]]:
+    """Write a stored job (and its steps) again as a collector would, with ``changes`` to it;
+    step changes are ``steps={seq: {field: value}}``."""
+    job_fields = [f.name for f in dataclasses.fields(Job)]
+    row = store.con.execute(
+        f"SELECT {', '.join(job_fields)} FROM jobs WHERE job_id = ?", [job_id]
+    ).fetchone()
+    assert row is not None
+    values = dict(zip(job_fields, row, strict=True))
+    values["labels"] = tuple(values["labels"] or ())
+    step_changes: dict[int, dict[str, object]] = changes.pop("steps", {})  # type: ignore[assignment]
+    job = dataclasses.replace(Job(**values), **changes)  # type: ignore[arg-type]
+    step_fields = [f.name for f in dataclasses.fields(Step)]
+    steps = [
+        dataclasses.replace(
+            Step(**dict(zip(step_fields, r, strict=True))), **step_changes.get(int(r[3]), {})
+        )
+        for r in store.con.execute(
+            f"SELECT {', '.join(step_fields)} FROM steps WHERE job_id = ? ORDER BY seq", [job_id]
+        ).fetchall()
+    ]
+    store.write(Batch(jobs=[job], steps=steps))
+    return job, steps
 
 
 def _counts(store: Store, filters: Filters) -> tuple[int, int]:
@@ -86,10 +115,12 @@ def test_a_changed_job_time_refreshes_the_stored_facts(tmp_path: Path) -> None:
         assert refresh_classification(store, rules).refreshed
         assert refresh_classification(store, rules) == RefreshResult(False, current=True)
         # A job collected again with a later finish (an upsert changes it in place).
-        store.con.execute(
-            "UPDATE jobs SET finished_at = finished_at + INTERVAL 90 SECOND "
-            "WHERE job_id = (SELECT min(job_id) FROM jobs WHERE finished_at IS NOT NULL)"
-        )
+        row = store.con.execute(
+            "SELECT job_id, finished_at FROM jobs WHERE job_id = "
+            "(SELECT min(job_id) FROM jobs WHERE finished_at IS NOT NULL)"
+        ).fetchone()
+        assert row is not None
+        _recollect(store, row[0], finished_at=row[1] + timedelta(seconds=90))
     with Store.open(path, read_only=True) as reader:
         # A reader cannot rewrite the facts: it is told they are stale, and computes.
         assert refresh_classification(reader, rules) == RefreshResult(False, current=False)
@@ -142,19 +173,67 @@ def test_the_same_change_to_two_rows_is_still_a_change(tmp_path: Path) -> None:
     with Store.open(path) as store:
         load_sample(SAMPLE, store)
         refresh_classification(store, rules)
-        renamed = store.con.execute(
-            """
-            UPDATE steps SET name = 'Shell script (renamed)'
-            WHERE (provider, project, job_id, seq) IN (
-                SELECT (provider, project, job_id, seq) FROM steps
-                WHERE name = 'Shell Script' ORDER BY job_id, seq LIMIT 2)
-            """
+        # Steps 1 and 2 of one job renamed alike, collected again.
+        job_id = store.con.execute(
+            "SELECT min(job_id) FROM steps WHERE seq = 2 AND job_id IN "
+            "(SELECT job_id FROM steps WHERE seq = 1)"
         ).fetchone()
-        assert renamed == (2,)
+        assert job_id is not None
+        renamed = {"name": "Shell script (renamed)"}
+        _recollect(store, job_id[0], steps={1: renamed, 2: renamed})
         assert refresh_classification(store, rules).refreshed
         # A step collected again with a later finish: its seconds in step_facts change.
-        store.con.execute(
-            "UPDATE steps SET finished_at = finished_at + INTERVAL 7 SECOND "
-            "WHERE (job_id, seq) = (SELECT (min(job_id), 1) FROM steps)"
-        )
+        row = store.con.execute(
+            "SELECT finished_at FROM steps WHERE job_id = ? AND seq = 1", [job_id[0]]
+        ).fetchone()
+        assert row is not None
+        _recollect(store, job_id[0], steps={1: {"finished_at": row[0] + timedelta(seconds=7)}})
         assert refresh_classification(store, rules).refreshed
+
+
+def test_nothing_written_since_the_last_look_skips_the_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sample.duckdb"
+    rules = default_rules()
+    with Store.open(path) as store:
+        load_sample(SAMPLE, store)
+        assert refresh_classification(store, rules).refreshed
+        # A collection that found nothing new still writes (its cursors): the fingerprint is
+        # taken again, finds the same, and nothing is refreshed.
+        store.write(Batch(cursors={("github", "acme/storefront", "runs"): "2024-01-01"}))
+        assert refresh_classification(store, rules) == RefreshResult(False, current=True)
+
+        def not_again(*_: object) -> str:
+            raise AssertionError("the fingerprint was taken with nothing written")
+
+        monkeypatch.setattr(refresh, "_state_fingerprint", not_again)
+        assert refresh_classification(store, rules) == RefreshResult(False, current=True)
+    with Store.open(path, read_only=True) as reader:
+        assert refresh_classification(reader, rules) == RefreshResult(False, current=True)
+    monkeypatch.undo()
+    with Store.open(path) as store:
+        # Rows deleted by hand change the row counts: that is seen too.
+        store.con.execute("DELETE FROM steps WHERE seq = 1")
+        assert refresh_classification(store, rules).refreshed
+        # Other rules are other classes.
+        assert refresh_classification(store, rules[1:]).refreshed
+
+
+def test_facts_of_an_older_layout_are_written_again(tmp_path: Path) -> None:
+    """Run facts stored by a version without ``path_chains`` (no layout recorded) are not read:
+    the next refresh writes them in the current layout."""
+    path = tmp_path / "sample.duckdb"
+    rules = default_rules()
+    with Store.open(path) as store:
+        load_sample(SAMPLE, store)
+        refresh_classification(store, rules)
+        store.con.execute("DROP TABLE path_chains")
+        store.con.execute("ALTER TABLE run_facts_state DROP COLUMN layout")
+    with Store.open(path, read_only=True) as reader:
+        assert not refresh_classification(reader, rules).current
+    with Store.open(path) as store:
+        assert refresh_classification(store, rules) == RefreshResult(True, current=True)
+        chains = store.con.execute("SELECT count(*) FROM path_chains").fetchone()
+        assert chains is not None and chains[0] > 0
+        report(store)
