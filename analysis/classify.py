@@ -29,6 +29,7 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import Protocol
 
 from ci_profile.core.errors import ConfigError
 
@@ -37,6 +38,8 @@ __all__ = [
     "RULE_CATEGORIES",
     "UNMATCHED_RULE_ID",
     "Classifier",
+    "LazyPattern",
+    "Pattern",
     "Rule",
     "StepFacts",
     "build_rules",
@@ -111,6 +114,41 @@ class StepFacts:
     job_name: str | None = None
 
 
+class Pattern(Protocol):
+    """What a rule condition is: a compiled ``re.Pattern`` or a :class:`LazyPattern`."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def search(self, string: str) -> object: ...
+
+
+class LazyPattern:
+    """A shipped rule's pattern, compiled when first matched. Compiling all of them took a
+    fifth of a second at every start, and an analysis of a current classification matches
+    none; the tests compile every shipped pattern."""
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyPattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, PATTERN_FLAGS)
+        return self._compiled
+
+    def search(self, string: str) -> re.Match[str] | None:
+        return self.compiled().search(string)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One classification rule; every present condition must match (``re.search``)."""
@@ -118,16 +156,16 @@ class Rule:
     id: str
     category: str
     description: str
-    provider: re.Pattern[str] | None
-    name: re.Pattern[str] | None
-    uses: re.Pattern[str] | None
-    run: re.Pattern[str] | None
-    with_: re.Pattern[str] | None
-    section: re.Pattern[str] | None
-    phase: re.Pattern[str] | None
+    provider: Pattern | None
+    name: Pattern | None
+    uses: Pattern | None
+    run: Pattern | None
+    with_: Pattern | None
+    section: Pattern | None
+    phase: Pattern | None
     # Extension beyond the original interface (trailing, defaulted, so existing constructions
     # keep working): matched against StepFacts.job_name (GitLab job / Jenkins stage name).
-    job_name: re.Pattern[str] | None = None
+    job_name: Pattern | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,7 +192,7 @@ def effective_facts(facts: StepFacts) -> tuple[str | None, str | None]:
     return (None if uses is None else _strip_ref(uses)), run
 
 
-def _hit(pattern: re.Pattern[str] | None, value: str | None) -> bool:
+def _hit(pattern: Pattern | None, value: str | None) -> bool:
     if pattern is None:
         return True
     if value is None:
@@ -214,7 +252,10 @@ def _describe(raw: Mapping[str, object], origin: str) -> str:
     return f"rule {rid!r}" if isinstance(rid, str) and rid else origin
 
 
-def _compile(label: str, field: str, value: object) -> re.Pattern[str]:
+def _compile(label: str, field: str, value: object, *, checked: bool) -> Pattern:
+    """``checked``: a shipped pattern, compiled when first used."""
+    if checked and isinstance(value, str):
+        return LazyPattern(value)
     if not isinstance(value, str):
         raise ConfigError(
             f"{label}: {field!r} must be a regular expression string, not {type(value).__name__}"
@@ -230,7 +271,7 @@ def _compile(label: str, field: str, value: object) -> re.Pattern[str]:
         ) from None
 
 
-def _parse_rule(raw: object, origin: str) -> Rule:
+def _parse_rule(raw: object, origin: str, *, checked: bool = False) -> Rule:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{origin}: a rule must be a table, not {type(raw).__name__}")
     label = _describe(raw, origin)
@@ -253,12 +294,12 @@ def _parse_rule(raw: object, origin: str) -> Rule:
         raise ConfigError(f"{label}: 'description' must be a string")
     if "with" in raw and "with_" in raw:
         raise ConfigError(f"{label}: give 'with' or 'with_', not both")
-    patterns: dict[str, re.Pattern[str] | None] = {}
+    patterns: dict[str, Pattern | None] = {}
     for toml_key, attr in _CONDITION_KEYS:
         key = toml_key
         if toml_key == "with" and "with" not in raw and "with_" in raw:
             key = "with_"
-        patterns[attr] = _compile(label, key, raw[key]) if key in raw else None
+        patterns[attr] = _compile(label, key, raw[key], checked=checked) if key in raw else None
     if all(p is None for p in patterns.values()):
         conditions = ", ".join(toml for toml, _ in _CONDITION_KEYS)
         raise ConfigError(f"{label}: has no condition (give at least one of {conditions})")
@@ -290,8 +331,9 @@ def _check_unique(rules: Sequence[Rule], default_ids: frozenset[str]) -> None:
         seen.add(rule.id)
 
 
-def parse_rules_toml(text: str, source: str = "rules.toml") -> list[Rule]:
-    """Parse a rules file: an array of tables ``[[rule]]`` (see ``rules.toml``)."""
+def parse_rules_toml(text: str, source: str = "rules.toml", *, checked: bool = False) -> list[Rule]:
+    """Parse a rules file: an array of tables ``[[rule]]`` (see ``rules.toml``). ``checked``:
+    the shipped file, whose patterns are compiled when first used."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -299,7 +341,9 @@ def parse_rules_toml(text: str, source: str = "rules.toml") -> list[Rule]:
     tables = data.get("rule")
     if not isinstance(tables, list):
         raise ConfigError(f"{source}: expected an array of tables [[rule]]")
-    rules = [_parse_rule(t, f"{source} rule #{i + 1}") for i, t in enumerate(tables)]
+    rules = [
+        _parse_rule(t, f"{source} rule #{i + 1}", checked=checked) for i, t in enumerate(tables)
+    ]
     _check_unique(rules, frozenset())
     return rules
 
@@ -307,7 +351,8 @@ def parse_rules_toml(text: str, source: str = "rules.toml") -> list[Rule]:
 @functools.cache
 def _default_rules() -> tuple[Rule, ...]:
     resource = resources.files("ci_profile.analysis").joinpath("rules.toml")
-    return tuple(parse_rules_toml(resource.read_text(encoding="utf-8"), "rules.toml"))
+    text = resource.read_text(encoding="utf-8")
+    return tuple(parse_rules_toml(text, "rules.toml", checked=True))
 
 
 def default_rules() -> list[Rule]:

@@ -19,6 +19,7 @@ from ci_profile.analysis.classify import (
     CATEGORIES,
     RULE_CATEGORIES,
     Classifier,
+    LazyPattern,
     Rule,
     StepFacts,
     build_rules,
@@ -135,12 +136,34 @@ def test_default_rules_are_cached_but_returned_as_fresh_lists() -> None:
     assert all(x is y for x, y in zip(default_rules(), b, strict=True))
 
 
-def test_patterns_compiled_case_insensitive_multiline(rules: list[Rule]) -> None:
+def test_every_shipped_pattern_compiles_case_insensitive_multiline(rules: list[Rule]) -> None:
+    """The shipped patterns are compiled when first matched (LazyPattern), so a broken one
+    would only fail in a user's classification: compile every one here."""
+    compiled = 0
     for rule in rules:
-        for pat in (rule.provider, rule.name, rule.uses, rule.run, rule.with_, rule.section):
+        for pat in (
+            rule.provider,
+            rule.name,
+            rule.uses,
+            rule.run,
+            rule.with_,
+            rule.section,
+            rule.phase,
+            rule.job_name,
+        ):
             if pat is not None:
-                assert pat.flags & re.IGNORECASE
-                assert pat.flags & re.MULTILINE
+                assert isinstance(pat, LazyPattern)
+                assert pat.compiled().flags & re.IGNORECASE
+                assert pat.compiled().flags & re.MULTILINE
+                compiled += 1
+    assert compiled > 250
+
+
+def test_user_rule_patterns_are_compiled_when_loaded() -> None:
+    with pytest.raises(ConfigError, match="does not compile"):
+        build_rules([{"id": "mine", "category": "test", "run": "pytest("}])
+    (mine, *_) = build_rules([{"id": "mine", "category": "test", "run": "pytest"}])
+    assert isinstance(mine.run, re.Pattern)
 
 
 def test_every_default_rule_has_a_condition(rules: list[Rule]) -> None:
