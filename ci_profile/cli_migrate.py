@@ -15,7 +15,7 @@ from ci_profile.core import config
 from ci_profile.core.errors import MigrationError, StoreError, UsageError
 from ci_profile.core.store import Store
 from ci_profile.core.times import parse_duration
-from ci_profile.migrate import evidence, mirrord, publish, render
+from ci_profile.migrate import evidence, mirrord, render
 from ci_profile.migrate.model import Plan
 from ci_profile.migrate.plan import build_plan, unified_diff
 from ci_profile.migrate.plan import write as write_changes
@@ -178,6 +178,9 @@ def pr_command(
         if finding.config_file is not None:
             files |= {finding.config_file, mirrord.script_name(finding.config_file)}
     changes = tuple(c for c in plan.changes if c.path in files)
+    # PyGithub and python-gitlab take a third of a second to import: only this command needs them.
+    from ci_profile.migrate import publish
+
     title = render.pr_title(plan)
     proposal = publish.Proposal(
         branch=branch,
