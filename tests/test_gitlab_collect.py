@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from ci_profile.collectors import gitlab, gitlab_records
+from ci_profile.collectors.gitlab_files import ConfigFiles
 from ci_profile.collectors.gitlab_http import make_client
 from ci_profile.collectors.http import RetryPolicy
 from ci_profile.core.config import Secret
@@ -635,6 +636,22 @@ def test_a_budget_cut_during_file_fetches_stores_no_file_as_missing(
         len(expected["pipeline_files"]),
         len(expected["pipeline_files"]),
     )
+
+
+def test_an_include_the_budget_cut_off_is_not_recorded_as_missing(
+    gl: FakeGitLab, store: Store
+) -> None:
+    history = ProjectHistory(pipelines=1, in_progress=0)
+    gl.add_project(history)
+    sha = history.details[5000]["sha"]
+    with make_client(gl.url, Secret(DEFAULT_TOKEN)) as client:
+        http = gitlab.make_http(client, sleep=lambda s: None, max_requests=1)
+        files = ConfigFiles(http, store, PATH, f"/projects/{history.project_id}")
+        # The root file takes the one request; its include must not come back as "not found".
+        with pytest.raises(BudgetExhaustedError):
+            files.config(".gitlab-ci.yml", sha)
+    assert [(f.path, f.content is not None) for f in files.drain()] == [(".gitlab-ci.yml", True)]
+    assert files.warnings == []
 
 
 def test_bad_token_unknown_project_wrong_url_and_no_server(gl: FakeGitLab, store: Store) -> None:
