@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from ci_profile.collectors.http import HttpClient
-from ci_profile.core.errors import NotFoundError, PipelineFileError, ProviderError
+from ci_profile.core.errors import (
+    BudgetExhaustedError,
+    NotFoundError,
+    PipelineFileError,
+    ProviderError,
+)
 from ci_profile.core.gitlab_ci import GitLabCI, glob_match, parse_gitlab_ci, parse_includes
 from ci_profile.core.records import PipelineFile
 from ci_profile.core.shared_store import CollectionStore
@@ -132,6 +137,10 @@ class ConfigFiles:
             response = self.http.get(url, json_body=False)
         except NotFoundError:
             return None
+        except BudgetExhaustedError:
+            # Not a missing file: recorded as missing (None), it would never be fetched again.
+            # The pipeline using it is left uncommitted and fetched whole by the next collection.
+            raise
         except ProviderError as exc:
             self._warn(f"could not fetch {path}@{sha[:8]}: {exc}")
             return None
@@ -150,7 +159,9 @@ class ConfigFiles:
                 break
             try:
                 response = self.http.get(url)
-            except (NotFoundError, ProviderError):
+            except BudgetExhaustedError:
+                raise  # a listing cut short would silently drop the includes it did not reach
+            except ProviderError:
                 break
             for entry in response.data or []:
                 if (

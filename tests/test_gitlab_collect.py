@@ -6,11 +6,13 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from ci_profile.collectors import gitlab, gitlab_records
+from ci_profile.collectors.gitlab_files import ConfigFiles
 from ci_profile.collectors.gitlab_http import make_client
 from ci_profile.collectors.http import RetryPolicy
 from ci_profile.core.config import Secret
@@ -597,6 +599,59 @@ def test_request_budget_stops_with_what_was_collected_kept(gl: FakeGitLab, store
     assert store.counts()["runs"] == 0 or store.counts()["jobs"] > 0
     collect(gl, store)
     assert store.counts()["runs"] > 0
+
+
+def test_a_budget_cut_during_file_fetches_stores_no_file_as_missing(
+    gl: FakeGitLab, store: Store, tmp_path: Path
+) -> None:
+    history = ProjectHistory(pipelines=10, in_progress=0)
+    gl.add_project(history)
+    with Store.open(tmp_path / "reference.duckdb") as reference:
+        collect(gl, reference, concurrency=1, per_page=3)
+        expected = snapshot(reference)
+    # One worker asks in a fixed order: let the budget run out just before an include file of a
+    # pipeline on the second page, after the first page was committed.
+    includes = [
+        i
+        for i, r in enumerate(gl.requests)
+        if r.path.endswith("/repository/files/ci/templates.yml/raw")
+    ]
+    budget = includes[3]
+    gl.clear_requests()
+    with pytest.raises(BudgetExhaustedError, match=f"budget of {budget}"):
+        collect(gl, store, max_requests=budget, concurrency=1, per_page=3)
+    assert gl.requests[-1].path.endswith("/repository/files/.gitlab-ci.yml/raw")
+    assert store.counts()["runs"] > 0
+    # Nothing the server has is stored as missing (a missing file is never fetched again), and
+    # every stored run has its pipeline file.
+    for path, sha, content in store.con.execute(
+        "SELECT path, sha, content FROM pipeline_files"
+    ).fetchall():
+        assert content == history.files.get((path, sha)), path
+    assert store.unfetched_pipeline_files("gitlab", PATH) == []
+    # The next collection completes it: every file with its content, nothing twice or lost.
+    collect(gl, store)
+    assert snapshot(store) == expected
+    assert store.con.execute("SELECT count(*), count(content) FROM pipeline_files").fetchone() == (
+        len(expected["pipeline_files"]),
+        len(expected["pipeline_files"]),
+    )
+
+
+def test_an_include_the_budget_cut_off_is_not_recorded_as_missing(
+    gl: FakeGitLab, store: Store
+) -> None:
+    history = ProjectHistory(pipelines=1, in_progress=0)
+    gl.add_project(history)
+    sha = history.details[5000]["sha"]
+    with make_client(gl.url, Secret(DEFAULT_TOKEN)) as client:
+        http = gitlab.make_http(client, sleep=lambda s: None, max_requests=1)
+        files = ConfigFiles(http, store, PATH, f"/projects/{history.project_id}")
+        # The root file takes the one request; its include must not come back as "not found".
+        with pytest.raises(BudgetExhaustedError):
+            files.config(".gitlab-ci.yml", sha)
+    assert [(f.path, f.content is not None) for f in files.drain()] == [(".gitlab-ci.yml", True)]
+    assert files.warnings == []
 
 
 def test_bad_token_unknown_project_wrong_url_and_no_server(gl: FakeGitLab, store: Store) -> None:
