@@ -14,16 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.jobframe import JOBS, records, utc_date, utc_hour
+from ci_profile.analysis.jobframe import JOBS, drop_temporary, records, utc_date, utc_hour
 
-_EVENTS = "_cip_conc_events"
+EVENTS = "_cip_conc_events"
+# Every stored job's events with their levels, written with the run facts
+# (``analysis.run_facts``): the running sum over all of history is a sort of millions of
+# events, the section's only expensive step, and it depends on the stored jobs alone.
+STORED_EVENTS = "conc_events"
+_POOLS = "_cip_conc_pools"
 
 
-def _events(con: duckdb.DuckDBPyConnection) -> None:
-    """+1/-1 events per pool (an integer key), kind 0 = running, 1 = waiting."""
+def build_events(con: duckdb.DuckDBPyConnection) -> None:
+    """+1/-1 events per pool (an integer key) of the frame's jobs, kind 0 = running,
+    1 = waiting, each with the level (jobs at once) after it."""
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {_EVENTS} AS
+        CREATE OR REPLACE TEMP TABLE {EVENTS} AS
         WITH j AS (
             SELECT hash(provider, label) AS lid, start_e, fin_e, ready_e, wait_s, runner_s
             FROM {JOBS}
@@ -41,20 +47,33 @@ def _events(con: duckdb.DuckDBPyConnection) -> None:
         -- pools in (pool, kind, time) order is each pool's own: no partitions to sort apart,
         -- which halves the cost.
         SELECT lid, kind, t,
-               sum(d) OVER (ORDER BY lid, kind, t, d ROWS UNBOUNDED PRECEDING) AS level
+               CAST(sum(d) OVER (ORDER BY lid, kind, t, d ROWS UNBOUNDED PRECEDING) AS BIGINT)
+                   AS level
         FROM ev
         """
     )
+
+
+def compute(con: duckdb.DuckDBPyConnection, *, stored_events: bool = False) -> dict[str, Any]:
+    """The ``concurrency`` section. ``stored_events``: the frame is every stored job and the
+    run facts are current, so the events are read from the store."""
+    if stored_events:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT * FROM {STORED_EVENTS}")
+    else:
+        build_events(con)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _cip_conc_pools AS
+        CREATE OR REPLACE TEMP TABLE {_POOLS} AS
         SELECT DISTINCT hash(provider, label) AS lid, provider, label FROM {JOBS}
         """
     )
+    try:
+        return _section(con)
+    finally:
+        drop_temporary(con, only=(EVENTS, _POOLS))
 
 
-def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    _events(con)
+def _section(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     by_label = records(
         con,
         f"""
@@ -68,16 +87,22 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                    quantile_cont(wait_s, 0.9) AS p90_queue_s
             FROM {JOBS} WHERE runner_s IS NOT NULL GROUP BY ALL
         ),
-        -- the first moment of each peak: ties would otherwise pick any
+        levels AS (SELECT lid, kind, max(level) AS peak FROM {EVENTS} GROUP BY ALL),
+        -- the first moment of each peak: ties would otherwise pick any (two plain passes
+        -- cost a quarter of an arg_max over structs)
+        moments AS (
+            SELECT e.lid, e.kind, l.peak, min(e.t) AS first_e
+            FROM {EVENTS} e JOIN levels l ON l.lid = e.lid AND l.kind = e.kind
+            WHERE e.level = l.peak
+            GROUP BY ALL
+        ),
         peaks AS (
             SELECT p.provider, p.label,
-                   max(level) FILTER (WHERE kind = 0) AS peak_running,
-                   arg_max(t, {{'level': level, 'first': -t}}) FILTER (WHERE kind = 0)
-                       AS peak_running_e,
-                   max(level) FILTER (WHERE kind = 1) AS peak_waiting,
-                   arg_max(t, {{'level': level, 'first': -t}}) FILTER (WHERE kind = 1)
-                       AS peak_waiting_e
-            FROM {_EVENTS} e JOIN _cip_conc_pools p USING (lid)
+                   max(peak) FILTER (WHERE kind = 0) AS peak_running,
+                   max(first_e) FILTER (WHERE kind = 0) AS peak_running_e,
+                   max(peak) FILTER (WHERE kind = 1) AS peak_waiting,
+                   max(first_e) FILTER (WHERE kind = 1) AS peak_waiting_e
+            FROM moments m JOIN {_POOLS} p USING (lid)
             GROUP BY p.provider, p.label
         )
         SELECT j.provider, j.label, j.jobs, round(j.runner_s, 1) AS runner_s,
@@ -99,12 +124,12 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             SELECT lid, CAST(floor(t / 86400) AS BIGINT) AS d,
                    max(level) FILTER (WHERE kind = 0) AS peak_running,
                    max(level) FILTER (WHERE kind = 1) AS peak_waiting
-            FROM {_EVENTS} GROUP BY ALL
+            FROM {EVENTS} GROUP BY ALL
         ),
         peaks AS (
             SELECT p.provider, p.label, (DATE '1970-01-01' + CAST(d AS INTEGER))
                        AS day, peak_running, peak_waiting
-            FROM daily JOIN _cip_conc_pools p USING (lid)
+            FROM daily JOIN {_POOLS} p USING (lid)
         ),
         jobs AS (
             SELECT provider, label, {utc_date("start_e")} AS day,
@@ -148,8 +173,6 @@ def compute(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         ORDER BY provider, label, hour
         """,
     )
-    con.execute(f"DROP TABLE IF EXISTS {_EVENTS}")
-    con.execute("DROP TABLE IF EXISTS _cip_conc_pools")
     return {
         "status": "ok" if by_label else "not enough data",
         "by_label": by_label,

@@ -85,8 +85,10 @@ class FrameSummary:
     jobs_without_times: int
     skewed_jobs: int
     never_started_jobs: int
-    # Read from the store's frame (see ``build_frame``); not part of the data-quality figures.
+    # Read from the store's frame (see ``build_frame``), and that frame is every stored job
+    # (no filter); not part of the data-quality figures.
     stored: bool = False
+    everything: bool = False
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -148,7 +150,16 @@ def build_frame(
         int(v or 0) for v in (row or (0,) * 8)
     )
     return FrameSummary(
-        jobs, eligible, runs, analyzable, unfinished, no_times, skewed, never, stored=stored
+        jobs,
+        eligible,
+        runs,
+        analyzable,
+        unfinished,
+        no_times,
+        skewed,
+        never,
+        stored=stored,
+        everything=stored and where == "TRUE",
     )
 
 

@@ -1,4 +1,5 @@
-"""Every run's frame, critical path and what-if, kept in the store with each classification.
+"""Every run's frame, critical path and what-if, and the concurrency of all jobs, kept in the
+store with each classification.
 
 A run's critical path and what-if depend on nothing but the run's own jobs, their classified
 steps and its workflow file, so they are computed once, when the classification is refreshed
@@ -11,7 +12,10 @@ steps and its workflow file, so they are computed once, when the classification 
   (``analysis.critical_path``);
 - ``whatif_runs``, ``whatif_labels``: each what-if scenario's result per run
   (``analysis.whatif``), for the session start recorded in ``run_facts_state`` with the
-  classification fingerprint they belong to.
+  classification fingerprint they belong to;
+- ``conc_events``: every job's start and end events per runner pool with the number of jobs
+  running (or waiting) after each (``analysis.concurrency``), read when the period is all of
+  history.
 
 ``analyze`` reads them when the classification is current (``build_frame(stored=True)``): a
 run all of whose jobs are in the period is read from these tables; a run cut by the period's
@@ -22,7 +26,7 @@ as before. Either way the numbers are the same (tests compare them).
 from __future__ import annotations
 
 import duckdb
-from ci_profile.analysis import critical_path, whatif
+from ci_profile.analysis import concurrency, critical_path, whatif
 from ci_profile.analysis.breakdown import Filters
 from ci_profile.analysis.jobframe import (
     FACTS_STATE,
@@ -38,13 +42,14 @@ from ci_profile.core.store import Store, literal
 
 # Which tables and columns the stored facts have: facts written with another layout (by an
 # older version) are rewritten, not read.
-LAYOUT = 2
+LAYOUT = 3
 # (the analysis's temporary table, the stored copy)
 STORED: tuple[tuple[str, str], ...] = (
     (JOBS, STORED_JOBS),
     (RUNS, STORED_RUNS),
     *((live, stored) for _, live, stored in critical_path.TABLES),
     *((live, stored) for _, live, stored in whatif.TABLES),
+    (concurrency.EVENTS, concurrency.STORED_EVENTS),
 )
 
 
@@ -64,6 +69,7 @@ def write_run_facts(
             critical_path.build_graph(con)
             critical_path.walk_paths(con)
             whatif.recompute(con, session_start_s, None)
+            concurrency.build_events(con)
             state = (
                 f"SELECT {literal(fingerprint)} AS fingerprint, "
                 f"{float(session_start_s)!r}::DOUBLE AS session_start_s, {LAYOUT} AS layout"

@@ -168,7 +168,7 @@ def add_sections(
         if "cost" in wanted:
             report.cost = cost.compute(con, opts.prices, weeks=weeks, provisioning=PROVISIONING)
         if "concurrency" in wanted:
-            report.concurrency = concurrency.compute(con)
+            report.concurrency = concurrency.compute(con, stored_events=summary.everything)
         if "critical-path" in wanted:
             report.claim = _claim(report)
     finally:
