@@ -129,8 +129,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _cip_cand AS
-        SELECT j.jid, j.rid, j.provider, j.stage, j.yaml_job, j.ready_e, j.start_e, j.fin_e,
-               f.file_h,
+        SELECT j.jid, j.rid, j.job_key, j.provider, j.stage, j.yaml_job, j.ready_e, j.start_e,
+               j.fin_e, f.file_h,
                CASE WHEN d.yaml_job IS NOT NULL THEN 'needs'
                     WHEN j.provider = 'gitlab' AND j.stage IS NOT NULL THEN 'stage'
                     ELSE 'timing' END AS model
@@ -231,29 +231,32 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
     """The critical path of every analyzable run, as segments, and their category pieces
-    (walked for ``SCOPE``, read from the store for the others)."""
+    (walked for ``SCOPE``, read from the store for the others). Reads the graph's candidate
+    jobs (``build_graph``): only those of ``SCOPE``, often none, where joining every job of
+    the frame cost a third of a second even then."""
+    runs = f"(SELECT * FROM {RUNS} WHERE rid IN (SELECT rid FROM {SCOPE}))"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {LIVE[PATH]} AS
         WITH RECURSIVE walk(rid, jid, seg_end, depth) AS (
-            SELECT rid, last_jid, run_end, 0 FROM {RUNS} WHERE rid IN (SELECT rid FROM {SCOPE})
+            SELECT rid, last_jid, run_end, 0 FROM {runs}
             UNION ALL
             SELECT w.rid, g.gate,
                    least(p.fin_e, greatest(least(x.ready_e, w.seg_end), r.run_start)),
                    w.depth + 1
             FROM walk w
             JOIN {LIVE[GATES]} g ON g.jid = w.jid
-            JOIN {JOBS} x ON x.jid = w.jid
-            JOIN {JOBS} p ON p.jid = g.gate
-            JOIN {RUNS} r ON r.rid = w.rid
+            JOIN {LIVE[CANDIDATES]} x ON x.jid = w.jid
+            JOIN {LIVE[CANDIDATES]} p ON p.jid = g.gate
+            JOIN {runs} r ON r.rid = w.rid
             WHERE w.depth < 100000
         ),
         segs AS (
-            SELECT w.rid, w.jid, w.depth, w.seg_end, r.run_start,
+            SELECT w.rid, w.jid, x.job_key, w.depth, w.seg_end, r.run_start,
                    greatest(least(x.ready_e, w.seg_end), r.run_start) AS seg_start
-            FROM walk w JOIN {JOBS} x ON x.jid = w.jid JOIN {RUNS} r ON r.rid = w.rid
+            FROM walk w JOIN {LIVE[CANDIDATES]} x ON x.jid = w.jid JOIN {runs} r ON r.rid = w.rid
         )
-        SELECT rid, jid, depth, seg_start, seg_end, seg_end - seg_start AS seg_s,
+        SELECT rid, jid, job_key, depth, seg_start, seg_end, seg_end - seg_start AS seg_s,
                seg_start - coalesce(lead(seg_end) OVER (PARTITION BY rid ORDER BY depth),
                                     run_start) AS gap_before_s
         FROM segs
@@ -266,7 +269,7 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
             SELECT p.rid, p.jid, 'queue' AS category,
                    greatest(0, least(coalesce(least(x.start_e, x.fin_e), x.fin_e), p.seg_end)
                                - greatest(x.ready_e, p.seg_start)) AS s
-            FROM {LIVE[PATH]} p JOIN {JOBS} x ON x.jid = p.jid
+            FROM {LIVE[PATH]} p JOIN {LIVE[CANDIDATES]} x ON x.jid = p.jid
             UNION ALL
             SELECT p.rid, p.jid, s.category,
                    greatest(0, least(s.fin_e, p.seg_end) - greatest(s.start_e, p.seg_start))
@@ -275,19 +278,19 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
         ),
         per_category AS (SELECT rid, jid, category, sum(s) AS s FROM pieces GROUP BY ALL),
         covered AS (
-            SELECT p.rid, p.jid, p.seg_s, coalesce(sum(c.s), 0) AS covered_s
+            SELECT p.rid, p.jid, p.job_key, p.seg_s, coalesce(sum(c.s), 0) AS covered_s
             FROM {LIVE[PATH]} p LEFT JOIN per_category c USING (rid, jid)
-            GROUP BY p.rid, p.jid, p.seg_s
+            GROUP BY p.rid, p.jid, p.job_key, p.seg_s
         )
-        SELECT c.rid, c.jid, c.category,
+        SELECT c.rid, c.jid, v.job_key, c.category,
                CASE WHEN v.covered_s > v.seg_s THEN c.s * v.seg_s / v.covered_s ELSE c.s END
                    AS seconds
         FROM per_category c JOIN covered v USING (rid, jid)
         WHERE c.s > 0
         UNION ALL
-        SELECT rid, jid, 'other', seg_s - covered_s FROM covered WHERE seg_s > covered_s
+        SELECT rid, jid, job_key, 'other', seg_s - covered_s FROM covered WHERE seg_s > covered_s
         UNION ALL
-        SELECT rid, NULL, '{GAP}', gap_before_s FROM {LIVE[PATH]} WHERE gap_before_s > 0
+        SELECT rid, NULL, NULL, '{GAP}', gap_before_s FROM {LIVE[PATH]} WHERE gap_before_s > 0
         """
     )
     # Each run's path as the job names it passes, first to last (joining a million names
@@ -296,7 +299,10 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE {LIVE[CHAINS]} AS
         SELECT p.rid, string_agg(x.job, ' → ' ORDER BY p.depth DESC) AS chain
-        FROM {LIVE[PATH]} p JOIN {JOBS} x ON x.jid = p.jid GROUP BY p.rid
+        FROM {LIVE[PATH]} p
+        JOIN (SELECT jid, job FROM {JOBS} WHERE rid IN (SELECT rid FROM {SCOPE})) x
+          ON x.jid = p.jid
+        GROUP BY p.rid
         """
     )
     for view, live, stored in PATH_TABLES:
@@ -391,15 +397,15 @@ def compute(
             FROM {JOBS} j JOIN {RUNS} r ON r.rid = j.rid AND r.analyzable
             WHERE j.eligible GROUP BY j.job_key
         ),
-        pieces AS (
-            SELECT x.job_key,
-                   sum(pp.seconds) FILTER (WHERE pp.category = 'environment') AS env_wall_s,
-                   sum(pp.seconds) FILTER (WHERE pp.category = 'queue') AS queue_wall_s
-            FROM {PATH_PIECES} pp JOIN {JOBS} x ON x.jid = pp.jid GROUP BY x.job_key
+        pieces AS (  -- path rows carry their job's key: no join with every job
+            SELECT job_key,
+                   sum(seconds) FILTER (WHERE category = 'environment') AS env_wall_s,
+                   sum(seconds) FILTER (WHERE category = 'queue') AS queue_wall_s
+            FROM {PATH_PIECES} WHERE job_key IS NOT NULL GROUP BY job_key
         ),
         onpath AS (
-            SELECT x.job_key, count(DISTINCT p.rid) AS on_path, sum(p.seg_s) AS wall_s
-            FROM {PATH} p JOIN {JOBS} x ON x.jid = p.jid GROUP BY x.job_key
+            SELECT job_key, count(DISTINCT rid) AS on_path, sum(seg_s) AS wall_s
+            FROM {PATH} GROUP BY job_key
         )
         SELECT ran.provider, ran.project, ran.pipeline, ran.job, ran.runs,
                coalesce(o.on_path, 0) AS on_path,
