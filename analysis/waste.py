@@ -99,24 +99,37 @@ def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
     flaky = records(
         con,
         f"""
-        WITH per_sha AS (
-            SELECT provider, project, pipeline, job, sha,
-                   min(fin_e) FILTER (WHERE conclusion = 'failure') AS first_failure,
-                   max(fin_e) FILTER (WHERE conclusion = 'success') AS last_success,
-                   sum(runner_s) FILTER (WHERE conclusion = 'failure') AS failed_s
-            FROM {JOBS} WHERE sha IS NOT NULL GROUP BY ALL
+        WITH failed AS (  -- only a sha that failed can be flaky: a tenth of the groups
+            SELECT DISTINCT job_key, sha FROM {JOBS}
+            WHERE conclusion = 'failure' AND sha IS NOT NULL
+        ),
+        per_sha AS (  -- by the job's integer key; its names are looked up after
+            SELECT j.job_key, j.sha,
+                   min(j.fin_e) FILTER (WHERE j.conclusion = 'failure') AS first_failure,
+                   max(j.fin_e) FILTER (WHERE j.conclusion = 'success') AS last_success,
+                   sum(j.runner_s) FILTER (WHERE j.conclusion = 'failure') AS failed_s
+            FROM {JOBS} j SEMI JOIN failed f ON f.job_key = j.job_key AND f.sha = j.sha
+            GROUP BY ALL
+        ),
+        per_job AS (
+            SELECT job_key,
+                   count(*) FILTER (WHERE first_failure IS NOT NULL) AS shas_failed,
+                   count(*) FILTER (WHERE last_success > first_failure) AS shas_flaky,
+                   round(count(*) FILTER (WHERE last_success > first_failure)
+                         / nullif(count(*) FILTER (WHERE first_failure IS NOT NULL), 0), 4)
+                       AS flaky_rate,
+                   round(coalesce(sum(failed_s) FILTER (WHERE last_success > first_failure),
+                                  0), 1) AS flaky_failed_runner_s
+            FROM per_sha GROUP BY job_key
+            HAVING count(*) FILTER (WHERE last_success > first_failure) > 0
+        ),
+        named AS (
+            SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
+                   any_value(pipeline) AS pipeline, any_value(job) AS job
+            FROM {JOBS} SEMI JOIN per_job USING (job_key) GROUP BY job_key
         )
-        SELECT provider, project, pipeline, job,
-               count(*) FILTER (WHERE first_failure IS NOT NULL) AS shas_failed,
-               count(*) FILTER (WHERE last_success > first_failure) AS shas_flaky,
-               round(count(*) FILTER (WHERE last_success > first_failure)
-                     / nullif(count(*) FILTER (WHERE first_failure IS NOT NULL), 0), 4)
-                   AS flaky_rate,
-               round(coalesce(sum(failed_s) FILTER (WHERE last_success > first_failure), 0), 1)
-                   AS flaky_failed_runner_s
-        FROM per_sha
-        GROUP BY ALL
-        HAVING count(*) FILTER (WHERE last_success > first_failure) > 0
+        SELECT n.provider, n.project, n.pipeline, n.job, p.* EXCLUDE (job_key)
+        FROM per_job p JOIN named n USING (job_key)
         ORDER BY shas_flaky DESC, flaky_failed_runner_s DESC, provider, project, pipeline, job
         LIMIT {int(top)}
         """,
