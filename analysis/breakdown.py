@@ -190,17 +190,21 @@ def build_report(
     return report
 
 
-def _frame_shares(group_cols: str) -> str:
+def _frame_shares(group_cols: str, key: str | None = None) -> str:
+    """Shares per ``group_cols``; ``key``: an integer column that determines them (grouping
+    a million rows by it, not by four strings, costs a third less)."""
     provisioning = " + ".join(f"{c}_s" for c in PROVISIONING)
+    names = [c.strip() for c in group_cols.split(",")]
+    selected = ", ".join(f"any_value({c}) AS {c}" for c in names) if key else group_cols
     return f"""
-    SELECT {group_cols},
+    SELECT {selected},
            count(DISTINCT rid) AS runs, count(*) AS jobs,
            {exact_sum("steps_s + greatest(coalesce(runner_s, 0) - steps_s, 0)")} AS runner_s,
            {exact_sum(provisioning)} AS provisioning_s,
            {exact_sum("environment_s")} AS environment_s, {exact_sum("test_s")} AS test_s,
            {exact_sum("queued_raw", "queued_raw > 0")} AS queue_s
     FROM {JOBS} WHERE has_slice
-    GROUP BY {group_cols}
+    GROUP BY {key or group_cols}
     ORDER BY runner_s DESC NULLS LAST, {group_cols}
     """
 
@@ -229,12 +233,12 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
         },
         totals,
     )
-    for attr, cols in (
-        ("by_project", "provider, project"),
-        ("by_pipeline", "provider, project, pipeline"),
-        ("by_job", "provider, project, pipeline, job"),
+    for attr, cols, key in (
+        ("by_project", "provider, project", None),
+        ("by_pipeline", "provider, project, pipeline", None),
+        ("by_job", "provider, project, pipeline, job", "job_key"),
     ):
-        setattr(report, attr, _shaped(dict_rows(con, _frame_shares(cols), [])))
+        setattr(report, attr, _shaped(dict_rows(con, _frame_shares(cols, key), [])))
     queue = con.execute(
         f"""SELECT count(queued_raw), quantile_cont(queued_raw, 0.5),
                    quantile_cont(queued_raw, 0.9), max(queued_raw), sum(queued_raw)
