@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import ClassVar, NoReturn
 
 import click
 
@@ -19,9 +20,6 @@ from ci_profile.analysis.sections import (
     options_from_config,
     provisioning_share,
 )
-from ci_profile.cli_collect import collect
-from ci_profile.cli_export import export
-from ci_profile.cli_migrate import migrate
 from ci_profile.cli_support import (
     db_option,
     load_rules,
@@ -30,15 +28,10 @@ from ci_profile.cli_support import (
     stderr,
     stdout,
 )
-from ci_profile.collectors.sample import load_sample
 from ci_profile.core import config
 from ci_profile.core.errors import CIProfileError, StoreError
 from ci_profile.core.store import open_when_free
 from ci_profile.core.times import parse_duration, parse_since
-
-if TYPE_CHECKING:
-    pass
-
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample-data"
 
@@ -72,15 +65,33 @@ def main() -> None:
         )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Command groups imported when named: the collectors (httpx), migrations and export cost
+    a fifth of a second to import, and `analyze` needs none of them."""
+
+    LAZY: ClassVar[dict[str, str]] = {
+        "collect": "ci_profile.cli_collect",
+        "export": "ci_profile.cli_export",
+        "migrate": "ci_profile.cli_migrate",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY:
+            command: click.Command = getattr(importlib.import_module(self.LAZY[cmd_name]), cmd_name)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="ci-profile")
 def cli() -> None:
     """Where does our CI time go, and how much of it builds environments instead of testing?"""
-
-
-cli.add_command(collect)
-cli.add_command(migrate)
-cli.add_command(export)
 
 
 # -- analyze and demo -------------------------------------------------------------------------
@@ -202,6 +213,8 @@ def analyze(
 def demo(db: str | None, sample_dir: Path | None, output_format: str) -> None:
     """Load the bundled sample data (no network, no token) and analyze it, every section."""
     rules = load_rules()
+    from ci_profile.collectors.sample import load_sample  # the collectors: only demo needs them
+
     with open_when_free(config.db_path(db)) as store:
         loaded = load_sample(sample_dir or SAMPLE_DIR, store)
         fresh = refresh_classification(store, rules)
