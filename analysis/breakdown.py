@@ -16,6 +16,7 @@ import duckdb
 from ci_profile.analysis.classify import CATEGORIES
 from ci_profile.analysis.jobframe import (
     JOBS,
+    RUNS,
     STEPS,
     build_frame,
     drop_frame,
@@ -191,20 +192,37 @@ def build_report(
 
 
 def _frame_shares(group_cols: str, key: str | None = None) -> str:
-    """Shares per ``group_cols``; ``key``: an integer column that determines them (grouping
-    a million rows by it, not by four strings, costs a third less)."""
+    """Shares per ``group_cols``. ``key``: an integer column that determines them (grouping a
+    million rows by it, not by four strings, costs a third less); without one, the groups are
+    a project's or pipeline's, which each run belongs to one of, so their runs are counted in
+    the run frame (``sliced_jobs``) instead of as distinct run keys of a million jobs."""
     provisioning = " + ".join(f"{c}_s" for c in PROVISIONING)
     names = [c.strip() for c in group_cols.split(",")]
     selected = ", ".join(f"any_value({c}) AS {c}" for c in names) if key else group_cols
-    return f"""
-    SELECT {selected},
-           count(DISTINCT rid) AS runs, count(*) AS jobs,
+    sums = f"""
            {exact_sum("steps_s + greatest(coalesce(runner_s, 0) - steps_s, 0)")} AS runner_s,
            {exact_sum(provisioning)} AS provisioning_s,
            {exact_sum("environment_s")} AS environment_s, {exact_sum("test_s")} AS test_s,
            {exact_sum("queued_raw", "queued_raw > 0")} AS queue_s
-    FROM {JOBS} WHERE has_slice
-    GROUP BY {key or group_cols}
+    """
+    if key:
+        return f"""
+        SELECT {selected}, count(DISTINCT rid) AS runs, count(*) AS jobs, {sums}
+        FROM {JOBS} WHERE has_slice
+        GROUP BY {key}
+        ORDER BY runner_s DESC NULLS LAST, {group_cols}
+        """
+    return f"""
+    WITH shares AS (
+        SELECT {group_cols}, count(*) AS jobs, {sums}
+        FROM {JOBS} WHERE has_slice GROUP BY {group_cols}
+    ),
+    runs AS (
+        SELECT {group_cols}, count(*) AS runs FROM {RUNS} WHERE sliced_jobs > 0
+        GROUP BY {group_cols}
+    )
+    SELECT {group_cols}, runs.runs, shares.* EXCLUDE ({group_cols})
+    FROM shares JOIN runs USING ({group_cols})
     ORDER BY runner_s DESC NULLS LAST, {group_cols}
     """
 
@@ -215,7 +233,7 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
     sums = ", ".join(exact_sum(f"{c}_s") for c in CATEGORIES if c != "queue")
     row = con.execute(
         f"""
-        SELECT min(created_at), max(created_at), count(DISTINCT rid), count(*),
+        SELECT min(created_at), max(created_at), (SELECT count(*) FROM {RUNS}), count(*),
                count(DISTINCT project), {exact_sum("queued_raw", "queued_raw > 0")},
                {sums}
         FROM {JOBS}

@@ -60,6 +60,7 @@ _RUNS_SQL = f"""
                    bool_or(has_run) AS has_run,
                    min(moment) AS moment,
                    count(*) AS jobs, count(*) FILTER (WHERE eligible) AS eligible_jobs,
+                   count(*) FILTER (WHERE has_slice) AS sliced_jobs,
                    bool_and(fin_e IS NOT NULL OR coalesce(conclusion, '') = 'skipped')
                        AS all_closed,
                    min(ready_e) FILTER (WHERE eligible) AS run_start,
