@@ -267,9 +267,9 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
         con,
         f"""
         WITH per_step AS (  -- by the job's integer key; its names are looked up after
-            SELECT j.job_key, s.step, s.category, s.rule,
-                   round(sum(coalesce(s.duration_s, 0)), 1) AS total_s, count(*) AS runs
-            FROM {STEPS} s JOIN {JOBS} j USING (jid)
+            SELECT job_key, step, category, rule,
+                   round(sum(coalesce(duration_s, 0)), 1) AS total_s, count(*) AS runs
+            FROM {STEPS} WHERE job_key IS NOT NULL
             GROUP BY ALL
         ),
         named AS (
@@ -288,8 +288,7 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
             SELECT t.job_key, t.step, t.category, t.rule,
                    round(median(coalesce(s.duration_s, 0)), 1) AS median_s
             FROM top t
-            JOIN {JOBS} j ON j.job_key = t.job_key
-            JOIN {STEPS} s ON s.jid = j.jid AND s.step IS NOT DISTINCT FROM t.step
+            JOIN {STEPS} s ON s.job_key = t.job_key AND s.step IS NOT DISTINCT FROM t.step
                           AND s.category = t.category AND s.rule = t.rule
             GROUP BY ALL
         )

@@ -7,7 +7,8 @@ once, when the classification changes (after ``collect``), into two tables keyed
 64-bit hash ``jid`` (``hash(provider, project, job_id)``):
 
 - ``step_facts``: one row per stored step, unclassified ones as ``other`` / ``unclassified``
-  (what the ``classified_steps`` view says of them);
+  (what the ``classified_steps`` view says of them), with its job's ``job_key`` (NULL for a
+  step whose job is not stored);
 - ``job_facts``: one row per job with steps: step count and seconds, seconds per category, and
   the seconds the what-if removes (category ``environment``, the teardown of an environment,
   and ``Post`` hooks of environment steps).
@@ -39,18 +40,27 @@ ENVIRONMENT_TEARDOWN_RULES: tuple[str, ...] = (
 )
 
 JID = "hash(provider, project, job_id)"
+# A job's pipeline name (its run's ``r``) and the key of (provider, project, pipeline, job
+# name) that analysis groups jobs by (``analysis.jobframe``).
+PIPELINE_SQL = "coalesce(r.pipeline, r.pipeline_path, '(unknown pipeline)')"
+JOB_KEY = "hash(provider, project, pipeline, job)"
 
 STEP_FACTS_SQL = f"""
     SELECT {JID} AS jid, seq, name, category, rule, yaml_job, duration_s,
-           epoch(started_at) AS start_e, epoch(finished_at) AS fin_e, conclusion
+           epoch(started_at) AS start_e, epoch(finished_at) AS fin_e, conclusion,
+           CASE WHEN job IS NOT NULL THEN {JOB_KEY} END AS job_key
     FROM (
         SELECT s.provider, s.project, s.job_id, s.seq, s.name, s.started_at, s.finished_at,
                s.conclusion, coalesce(c.category, 'other') AS category,
                coalesce(c.rule, 'unclassified') AS rule, c.yaml_job,
                CASE WHEN s.finished_at >= s.started_at
-                    THEN epoch(s.finished_at) - epoch(s.started_at) END AS duration_s
+                    THEN epoch(s.finished_at) - epoch(s.started_at) END AS duration_s,
+               j.name AS job, {PIPELINE_SQL} AS pipeline
         FROM steps s
         LEFT JOIN step_classes c USING (provider, project, job_id, seq)
+        LEFT JOIN jobs j USING (provider, project, job_id)
+        LEFT JOIN runs r ON r.provider = j.provider AND r.project = j.project
+                        AND r.run_id = j.run_id AND r.attempt = j.attempt
     )
 """
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-from ci_profile.analysis.facts import STEP_CATEGORIES
+from ci_profile.analysis.facts import JOB_KEY, PIPELINE_SQL, STEP_CATEGORIES
 
 if TYPE_CHECKING:
     from ci_profile.analysis.breakdown import Filters
@@ -119,17 +119,18 @@ def build_frame(
         _stored_frame(con, where, params)
     else:
         _computed_frame(con, where, params)
-    # Steps are read where they lie (no copy of millions of rows): all of them, or those of
-    # the period's jobs.
-    period = "" if where == "TRUE" else f"WHERE jid IN (SELECT jid FROM {JOBS})"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW {STEPS} AS
-        SELECT jid, name AS step, category, rule, yaml_job, duration_s, start_e, fin_e,
-               conclusion
-        FROM step_facts {period}
-        """
+    # Steps are read where they lie (no copy of millions of rows), with their job's key: as
+    # stored with them when the classification is current, else from the frame's jobs.
+    columns = (
+        "s.name AS step, s.category, s.rule, s.yaml_job, s.duration_s, s.start_e, s.fin_e, "
+        "s.conclusion"
     )
+    if stored:
+        period = "" if where == "TRUE" else f"WHERE s.jid IN (SELECT jid FROM {JOBS})"
+        steps = f"SELECT s.jid, s.job_key, {columns} FROM step_facts s {period}"
+    else:
+        steps = f"SELECT s.jid, j.job_key, {columns} FROM step_facts s JOIN {JOBS} j USING (jid)"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {STEPS} AS {steps}")
     if stored and where == "TRUE":
         con.execute(f"CREATE TEMP VIEW {RUNS} AS SELECT * FROM {STORED_RUNS}")
     else:
@@ -245,7 +246,7 @@ def _computed_frame(con: duckdb.DuckDBPyConnection, where: str, params: list[Any
         WITH base AS (
             SELECT j.provider, j.project, j.job_id, j.run_id, j.attempt, j.name AS job, j.stage,
                    j.status, j.conclusion,
-                   coalesce(r.pipeline, r.pipeline_path, '(unknown pipeline)') AS pipeline,
+                   {PIPELINE_SQL} AS pipeline,
                    r.pipeline_path, r.sha, r.status AS run_status,
                    r.run_id IS NOT NULL AS has_run, r.conclusion AS run_conclusion,
                    coalesce(nullif(array_to_string(j.labels, ','), ''), '(none)') AS label,
@@ -273,7 +274,7 @@ def _computed_frame(con: duckdb.DuckDBPyConnection, where: str, params: list[Any
         )
         SELECT hash(provider, project, job_id) AS jid,
                hash(provider, project, run_id, attempt) AS rid,
-               hash(provider, project, pipeline, job) AS job_key,
+               {JOB_KEY} AS job_key,
                t.*,
                CASE WHEN fin_e >= ready_e THEN fin_e - ready_e END AS span_s,
                CASE WHEN fin_e >= ready_e

@@ -87,11 +87,20 @@ def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
     failing_steps = records(
         con,
         f"""
-        SELECT j.provider, j.project, j.pipeline, j.job, s.step, s.category, s.rule,
-               count(*) AS failures, round(median(s.duration_s), 1) AS median_s
-        FROM {STEPS} s JOIN {JOBS} j USING (jid)
-        WHERE s.conclusion = 'failure'
-        GROUP BY ALL
+        WITH failed AS (  -- by the job's integer key; its names are looked up after
+            SELECT job_key, step, category, rule, count(*) AS failures,
+                   round(median(duration_s), 1) AS median_s
+            FROM {STEPS} WHERE conclusion = 'failure' AND job_key IS NOT NULL
+            GROUP BY ALL
+        ),
+        named AS (
+            SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
+                   any_value(pipeline) AS pipeline, any_value(job) AS job
+            FROM {JOBS} SEMI JOIN failed USING (job_key) GROUP BY job_key
+        )
+        SELECT n.provider, n.project, n.pipeline, n.job, f.step, f.category, f.rule,
+               f.failures, f.median_s
+        FROM failed f JOIN named n USING (job_key)
         ORDER BY failures DESC, provider, project, pipeline, job, step
         LIMIT {int(top)}
         """,

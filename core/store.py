@@ -213,6 +213,12 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO store_writes VALUES (0);
     CREATE TABLE refresh_seen (writes_key VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL);
     """,
+    # 7: a step's facts carry its job's key (analysis groups steps by job without joining a
+    # million jobs); the fingerprint is reset so the next analysis fills it.
+    """
+    ALTER TABLE step_facts ADD COLUMN job_key UBIGINT;
+    DELETE FROM classification_state;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

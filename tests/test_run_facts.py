@@ -237,3 +237,28 @@ def test_facts_of_an_older_layout_are_written_again(tmp_path: Path) -> None:
         chains = store.con.execute("SELECT count(*) FROM path_chains").fetchone()
         assert chains is not None and chains[0] > 0
         report(store)
+
+
+def test_a_step_whose_job_is_not_stored_is_in_no_figure(mem: Store) -> None:
+    """Steps carry their job's key (``step_facts.job_key``); a step stored without its job has
+    none, and is left out both ways, as the join with the jobs left it out before."""
+    stray = Step(
+        "github",
+        "acme/app",
+        "not-stored",
+        1,
+        "Stray step",
+        "completed",
+        "failure",
+        T0,
+        T0 + timedelta(seconds=500),
+        "api",
+    )
+    mem.write(Batch(steps=[stray]))
+    write(mem, _history())
+    keys = mem.con.execute("SELECT job_key FROM step_facts WHERE name = 'Stray step'").fetchall()
+    assert keys == [(None,)]
+    out = report(mem)
+    assert out.top_steps and all(row["step"] != "Stray step" for row in out.top_steps)
+    assert out.waste is not None
+    assert all(row["step"] != "Stray step" for row in out.waste["failing_steps"])
