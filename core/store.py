@@ -345,36 +345,58 @@ class Store:
 
     def write(self, batch: Batch) -> None:
         """Upsert one batch and advance its cursors and ETags, atomically."""
+        runs = _table(batch.runs, RUN_SCHEMA, RUN_KEY)
+        jobs = _table(batch.jobs, JOB_SCHEMA, JOB_KEY)
+        steps = _table(batch.steps, STEP_SCHEMA, STEP_KEY)
+        files = _table(batch.pipeline_files, PIPELINE_FILE_SCHEMA, FILE_KEY)
         try:
-            with self.transaction():
-                # A job's steps are replaced as a whole: a re-fetched job may have fewer steps.
-                # Only jobs stored before can have steps to replace; finding those in `jobs`
-                # spares a scan of the (eight times larger) steps table for every new batch.
-                jobs = {(j.provider, j.project, j.job_id) for j in batch.jobs}
-                stepped = {(s.provider, s.project, s.job_id) for s in batch.steps}
-                doomed = self._stored_jobs_among(jobs) | (stepped - jobs)
-                self._insert("runs", _table(batch.runs, RUN_SCHEMA, RUN_KEY), replace=True)
-                self._insert("jobs", _table(batch.jobs, JOB_SCHEMA, JOB_KEY), replace=True)
-                self._delete_steps_of(doomed)
-                self._insert("steps", _table(batch.steps, STEP_SCHEMA, STEP_KEY))
-                self._insert(
-                    "pipeline_files",
-                    _table(batch.pipeline_files, PIPELINE_FILE_SCHEMA, FILE_KEY),
-                    replace=True,
-                )
-                self.con.execute("UPDATE store_writes SET writes = writes + 1")
-                now = datetime.now(UTC)
-                for (provider, project, scope), value in batch.cursors.items():
-                    self.con.execute(
-                        "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?, ?)",
-                        [provider, project, scope, value, now],
-                    )
-                for key, (etag, next_url) in batch.etags.items():
-                    self.con.execute(
-                        "INSERT OR REPLACE INTO http_etags VALUES (?, ?, ?)", [key, etag, next_url]
-                    )
+            try:
+                # Most batches hold only runs and jobs never stored before. Plain INSERTs write
+                # those about twice as fast as INSERT OR REPLACE, and they need no lookup of
+                # stored jobs: the primary keys themselves tell when a batch re-fetches a row
+                # (a constraint error aborts the transaction and nothing of it stays).
+                with self.transaction():
+                    self._write(batch, runs, jobs, steps, files, upsert=False)
+            except duckdb.ConstraintException:
+                with self.transaction():
+                    self._write(batch, runs, jobs, steps, files, upsert=True)
         except duckdb.Error as exc:
             raise _map_duckdb_error(exc, self.path) from None
+
+    def _write(
+        self,
+        batch: Batch,
+        runs: pa.Table,
+        jobs: pa.Table,
+        steps: pa.Table,
+        files: pa.Table,
+        *,
+        upsert: bool,
+    ) -> None:
+        # A job's steps are replaced as a whole: a re-fetched job may have fewer steps. Only
+        # jobs stored before can have steps to replace, and when `upsert` is False the plain
+        # INSERT of `jobs` proves that none of them was; finding them in `jobs` spares a scan
+        # of the (eight times larger) steps table for every batch.
+        job_keys = {(j.provider, j.project, j.job_id) for j in batch.jobs}
+        doomed = {(s.provider, s.project, s.job_id) for s in batch.steps} - job_keys
+        if upsert:
+            doomed |= self._stored_jobs_among(job_keys)
+        self._insert("runs", runs, replace=upsert)
+        self._insert("jobs", jobs, replace=upsert)
+        self._delete_steps_of(doomed)
+        self._insert("steps", steps)
+        self._insert("pipeline_files", files, replace=True)
+        self.con.execute("UPDATE store_writes SET writes = writes + 1")
+        now = datetime.now(UTC)
+        for (provider, project, scope), value in batch.cursors.items():
+            self.con.execute(
+                "INSERT OR REPLACE INTO cursors VALUES (?, ?, ?, ?, ?)",
+                [provider, project, scope, value, now],
+            )
+        for key, (etag, next_url) in batch.etags.items():
+            self.con.execute(
+                "INSERT OR REPLACE INTO http_etags VALUES (?, ?, ?)", [key, etag, next_url]
+            )
 
     def _insert(self, table: str, data: pa.Table, *, replace: bool = False) -> None:
         if not data.num_rows:
