@@ -34,7 +34,6 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from ci_profile.analysis.jobframe import JOBS, RUNS, SCOPE, STEPS, combine, records
 from ci_profile.core.errors import PipelineFileError
 from ci_profile.core.pipelines import parse_github_workflow
@@ -117,6 +116,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     # Nothing to register when every run is read from the store (Arrow imports pandas for
     # it, see core.store.literal).
     if needs["file_h"]:
+        import pyarrow as pa  # only then (core.arrow_rows says why)
+
         schema = pa.schema(
             [("file_h", pa.uint64()), ("yaml_job", pa.string()), ("need", pa.string())]
         )

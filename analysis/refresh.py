@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
-import pyarrow as pa
 from ci_profile.analysis.classify import Rule, StepFacts, classify, rules_fingerprint
 from ci_profile.analysis.facts import DERIVED
 from ci_profile.analysis.link import Linker, link_github, link_unknown
@@ -182,6 +181,8 @@ def _refresh(
             columns["yaml_job"].append(link.yaml_job)
             columns["uses"].append(facts.uses)
             columns["command"].append(facts.run)
+    import pyarrow as pa  # only a classification needs it (core.arrow_rows says why)
+
     store.con.register("_shape_classes", pa.table(columns))
     try:
         classes = store.con.execute(

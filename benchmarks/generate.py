@@ -30,13 +30,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from ci_profile.collectors.sample import load_sample
-from ci_profile.core.store import (
+from ci_profile.core.arrow_rows import (
     JOB_SCHEMA,
     PIPELINE_FILE_SCHEMA,
     RUN_SCHEMA,
     STEP_SCHEMA,
-    Store,
 )
+from ci_profile.core.store import Store
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample-data"
 SLOT_S = 46 * 86400

@@ -14,99 +14,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import attrgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 from ci_profile.core.errors import StoreError, StoreLockedError
-from ci_profile.core.records import Batch, Job, PipelineFile, Run, Step
+from ci_profile.core.records import Batch
 
-TS = pa.timestamp("us", tz="UTC")
-RUN_KEY = ("provider", "project", "run_id", "attempt")
-JOB_KEY = ("provider", "project", "job_id")
-STEP_KEY = ("provider", "project", "job_id", "seq")
-FILE_KEY = ("provider", "project", "path", "sha")
-
-RUN_SCHEMA = pa.schema(
-    [
-        pa.field("provider", pa.string()),
-        pa.field("project", pa.string()),
-        pa.field("run_id", pa.string()),
-        pa.field("attempt", pa.int32()),
-        pa.field("pipeline", pa.string()),
-        pa.field("pipeline_path", pa.string()),
-        pa.field("event", pa.string()),
-        pa.field("branch", pa.string()),
-        pa.field("sha", pa.string()),
-        pa.field("status", pa.string()),
-        pa.field("conclusion", pa.string()),
-        pa.field("created_at", TS),
-        pa.field("started_at", TS),
-        pa.field("finished_at", TS),
-        pa.field("url", pa.string()),
-        pa.field("run_number", pa.int64()),
-        pa.field("updated_at", TS),
-        pa.field("parent_run_id", pa.string()),
-    ]
-)
-JOB_SCHEMA = pa.schema(
-    [
-        pa.field("provider", pa.string()),
-        pa.field("project", pa.string()),
-        pa.field("job_id", pa.string()),
-        pa.field("run_id", pa.string()),
-        pa.field("attempt", pa.int32()),
-        pa.field("name", pa.string()),
-        pa.field("stage", pa.string()),
-        pa.field("status", pa.string()),
-        pa.field("conclusion", pa.string()),
-        pa.field("created_at", TS),
-        pa.field("started_at", TS),
-        pa.field("finished_at", TS),
-        pa.field("queued_s", pa.float64()),
-        pa.field("runner", pa.string()),
-        pa.field("labels", pa.list_(pa.string())),
-        pa.field("url", pa.string()),
-    ]
-)
-STEP_SCHEMA = pa.schema(
-    [
-        pa.field("provider", pa.string()),
-        pa.field("project", pa.string()),
-        pa.field("job_id", pa.string()),
-        pa.field("seq", pa.int32()),
-        pa.field("name", pa.string()),
-        pa.field("status", pa.string()),
-        pa.field("conclusion", pa.string()),
-        pa.field("started_at", TS),
-        pa.field("finished_at", TS),
-        pa.field("source", pa.string()),
-        pa.field("command", pa.string()),
-    ]
-)
-PIPELINE_FILE_SCHEMA = pa.schema(
-    [
-        pa.field("provider", pa.string()),
-        pa.field("project", pa.string()),
-        pa.field("path", pa.string()),
-        pa.field("sha", pa.string()),
-        pa.field("content", pa.string()),
-    ]
-)
-STEP_CLASS_SCHEMA = pa.schema(
-    [
-        pa.field("provider", pa.string()),
-        pa.field("project", pa.string()),
-        pa.field("job_id", pa.string()),
-        pa.field("seq", pa.int32()),
-        pa.field("category", pa.string()),
-        pa.field("rule", pa.string()),
-        pa.field("yaml_job", pa.string()),
-        pa.field("uses", pa.string()),
-        pa.field("command", pa.string()),
-    ]
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Ordered migrations: index i brings a database from version i to i + 1. Never edit a shipped
 # entry; append a new one.
@@ -345,10 +261,9 @@ class Store:
 
     def write(self, batch: Batch) -> None:
         """Upsert one batch and advance its cursors and ETags, atomically."""
-        runs = _table(batch.runs, RUN_SCHEMA, RUN_KEY)
-        jobs = _table(batch.jobs, JOB_SCHEMA, JOB_KEY)
-        steps = _table(batch.steps, STEP_SCHEMA, STEP_KEY)
-        files = _table(batch.pipeline_files, PIPELINE_FILE_SCHEMA, FILE_KEY)
+        from ci_profile.core.arrow_rows import batch_tables  # pyarrow: only writes need it
+
+        runs, jobs, steps, files = batch_tables(batch)
         try:
             try:
                 # Most batches hold only runs and jobs never stored before. Plain INSERTs write
@@ -412,7 +327,9 @@ class Store:
     def _stored_jobs_among(self, job_keys: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         if not job_keys:
             return set()
-        self.con.register("_asked", _key_table(job_keys))
+        from ci_profile.core.arrow_rows import key_table
+
+        self.con.register("_asked", key_table(job_keys))
         try:
             rows = self.con.execute(
                 "SELECT provider, project, job_id FROM jobs WHERE (provider, project, job_id) IN "
@@ -425,7 +342,9 @@ class Store:
     def _delete_steps_of(self, job_keys: set[tuple[str, str, str]]) -> None:
         if not job_keys:
             return
-        self.con.register("_doomed", _key_table(job_keys))
+        from ci_profile.core.arrow_rows import key_table
+
+        self.con.register("_doomed", key_table(job_keys))
         try:
             self.con.execute(
                 "DELETE FROM steps WHERE (provider, project, job_id) IN "
@@ -445,6 +364,8 @@ class Store:
         ``derived``: (table, SELECT) pairs of tables computed from it (``step_facts``,
         ``job_facts``), each rebuilt in order in the same transaction, so a reader never sees
         classes and facts of different classifications."""
+        from ci_profile.core.arrow_rows import STEP_CLASS_SCHEMA
+
         try:
             with self.transaction():
                 self.con.execute("DELETE FROM step_classes")
@@ -607,26 +528,3 @@ def literal(text: str) -> str:
     DuckDB's first bound parameter (or registered Arrow table) imports pandas to check its
     type, half a second of every command's start."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def _key_table(job_keys: set[tuple[str, str, str]]) -> pa.Table:
-    provider, project, job_id = zip(*job_keys, strict=True)
-    return pa.table({"provider": provider, "project": project, "job_id": job_id})
-
-
-def _table(
-    records: Sequence[Run | Job | Step | PipelineFile], schema: pa.Schema, key: tuple[str, ...]
-) -> pa.Table:
-    """Records -> Arrow, column by column, keeping the last record per primary key (as an upsert
-    would). Reading each field straight off the records (``attrgetter``) is what makes ingest
-    fast: ``dataclasses.astuple`` deep-copies every value."""
-    if not records:
-        return schema.empty_table()
-    keys = list(map(attrgetter(*key), records))
-    last = {k: i for i, k in enumerate(keys)}
-    if len(last) < len(records):
-        records = [records[i] for i in sorted(last.values())]
-    return pa.table(
-        [pa.array(list(map(attrgetter(f.name), records)), type=f.type) for f in schema],
-        schema=schema,
-    )
