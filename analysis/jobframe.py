@@ -373,10 +373,17 @@ def records(
     """Rows of a query as dicts, floats rounded to 0.1 s / 4 decimals, never NaN."""
     cursor = con.execute(sql, list(params))
     names = [column[0] for column in cursor.description or ()]
+    # Text, integers and NULLs need no cleaning: checked inline, they skip a call per value.
     return [
-        {name: clean(value) for name, value in zip(names, row, strict=True)}
+        {
+            name: value if type(value) in _AS_IS else clean(value)
+            for name, value in zip(names, row, strict=True)
+        }
         for row in cursor.fetchall()
     ]
+
+
+_AS_IS = frozenset((str, int, bool, type(None)))
 
 
 _INFINITIES = (float("inf"), float("-inf"))

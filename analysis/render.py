@@ -189,11 +189,19 @@ def to_json(report: Report) -> str:
 # One encoder for every record: json.dumps with options builds a new one per call.
 _compact = json.JSONEncoder(default=str, allow_nan=False, separators=(", ", ": ")).encode
 _NESTED = (dict, list)
+_NESTED_TYPES = frozenset(_NESTED)
+
+
+def _nested(record: dict[str, Any]) -> bool:
+    # The exact types in one C-level pass first: most records are flat rows.
+    if _NESTED_TYPES.isdisjoint(map(type, record.values())):
+        return False
+    return any(isinstance(v, _NESTED) and v for v in record.values())
 
 
 def _json(value: Any, pad: str) -> str:
     inner = pad + "  "
-    if isinstance(value, dict) and any(isinstance(v, _NESTED) and v for v in value.values()):
+    if isinstance(value, dict) and _nested(value):
         items = [f"{inner}{json.dumps(str(k))}: {_json(v, inner)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(value, list) and value and any(isinstance(v, _NESTED) for v in value):
