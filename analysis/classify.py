@@ -167,6 +167,10 @@ class Rule:
     # keep working): matched against StepFacts.job_name (GitLab job / Jenkins stage name).
     job_name: Pattern | None = None
 
+    def conditions(self) -> tuple[Pattern | None, ...]:
+        """Every condition, present or not, in field order."""
+        return tuple(getattr(self, attr) for _, attr in _CONDITION_KEYS)
+
 
 # --------------------------------------------------------------------------------------------
 # matching
@@ -391,19 +395,7 @@ def rules_fingerprint(rules: Sequence[Rule]) -> str:
         [
             rule.id,
             rule.category,
-            *(
-                None if p is None else p.pattern
-                for p in (
-                    rule.provider,
-                    rule.name,
-                    rule.uses,
-                    rule.run,
-                    rule.with_,
-                    rule.section,
-                    rule.phase,
-                    rule.job_name,
-                )
-            ),
+            *(None if p is None else p.pattern for p in rule.conditions()),
         ]
         for rule in rules
     ]

@@ -141,16 +141,7 @@ def test_every_shipped_pattern_compiles_case_insensitive_multiline(rules: list[R
     would only fail in a user's classification: compile every one here."""
     compiled = 0
     for rule in rules:
-        for pat in (
-            rule.provider,
-            rule.name,
-            rule.uses,
-            rule.run,
-            rule.with_,
-            rule.section,
-            rule.phase,
-            rule.job_name,
-        ):
+        for pat in rule.conditions():
             if pat is not None:
                 assert isinstance(pat, LazyPattern)
                 assert pat.compiled().flags & re.IGNORECASE
@@ -168,16 +159,7 @@ def test_user_rule_patterns_are_compiled_when_loaded() -> None:
 
 def test_every_default_rule_has_a_condition(rules: list[Rule]) -> None:
     for rule in rules:
-        conds = (
-            rule.provider,
-            rule.name,
-            rule.uses,
-            rule.run,
-            rule.with_,
-            rule.section,
-            rule.phase,
-        )
-        assert any(c is not None for c in conds), rule.id
+        assert any(c is not None for c in rule.conditions()), rule.id
 
 
 def test_corpus_exercises_many_distinct_rules() -> None:
