@@ -21,6 +21,7 @@ from ci_profile.analysis.jobframe import (
     build_frame,
     drop_frame,
     exact_sum,
+    job_names,
     unordered,
 )
 
@@ -272,11 +273,7 @@ def _frame_breakdown(con: duckdb.DuckDBPyConnection, *, top: int) -> Report:
             FROM {STEPS} WHERE job_key IS NOT NULL
             GROUP BY ALL
         ),
-        named AS (
-            SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
-                   any_value(pipeline) AS pipeline, any_value(job) AS job
-            FROM {JOBS} GROUP BY job_key
-        ),
+        named AS ({job_names("SELECT job_key FROM per_step")}),
         top AS (
             SELECT n.provider, n.project, n.pipeline, n.job, p.*
             FROM per_step p JOIN named n USING (job_key)

@@ -114,8 +114,11 @@ def build_frame(
     being computed from ``jobs`` and ``runs``; every section then reads the stored facts of
     the runs all of whose jobs are in the period."""
     where, params = filters.sql()
+    everything = stored and where == "TRUE"
     drop_frame(con)
-    if stored:
+    if everything:
+        con.execute(f"CREATE TEMP VIEW {JOBS} AS SELECT * FROM {STORED_JOBS}")
+    elif stored:
         _stored_frame(con, where, params)
     else:
         _computed_frame(con, where, params)
@@ -126,12 +129,12 @@ def build_frame(
         "s.conclusion"
     )
     if stored:
-        period = "" if where == "TRUE" else f"WHERE s.jid IN (SELECT jid FROM {JOBS})"
+        period = "" if everything else f"WHERE s.jid IN (SELECT jid FROM {JOBS})"
         steps = f"SELECT s.jid, s.job_key, {columns} FROM step_facts s {period}"
     else:
         steps = f"SELECT s.jid, j.job_key, {columns} FROM step_facts s JOIN {JOBS} j USING (jid)"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {STEPS} AS {steps}")
-    if stored and where == "TRUE":
+    if everything:
         con.execute(f"CREATE TEMP VIEW {RUNS} AS SELECT * FROM {STORED_RUNS}")
     else:
         con.execute(f"CREATE TEMP TABLE {RUNS} AS {_RUNS_SQL}")
@@ -161,14 +164,12 @@ def build_frame(
         skewed,
         never,
         stored=stored,
-        everything=stored and where == "TRUE",
+        everything=everything,
     )
 
 
 def _stored_frame(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> None:
-    if where == "TRUE":
-        con.execute(f"CREATE TEMP VIEW {JOBS} AS SELECT * FROM {STORED_JOBS}")
-        return
+    """The stored frame's jobs of the period."""
     con.execute(
         f"""
         CREATE TEMP TABLE {JOBS} AS
@@ -359,6 +360,17 @@ def utc_week(epoch: str) -> str:
     return f"(DATE '1970-01-01' + ({days} - ((({days} + 3) % 7) + 7) % 7))"
 
 
+def job_names(keys: str) -> str:
+    """A query of the names (provider, project, pipeline, job) of the frame's jobs whose
+    ``job_key`` is among ``keys`` (a query with a ``job_key`` column): figures are grouped by
+    the integer key, and the names looked up after."""
+    return f"""
+        SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
+               any_value(pipeline) AS pipeline, any_value(job) AS job
+        FROM {JOBS} SEMI JOIN ({keys}) k USING (job_key) GROUP BY job_key
+    """
+
+
 def exact_sum(expression: str, where: str = "TRUE") -> str:
     """A sum in fixed point (micro-units): the same total whatever order threads add in, so a
     figure rounded for display never flips between runs. Each term fits 18 digits (a job's
@@ -367,13 +379,18 @@ def exact_sum(expression: str, where: str = "TRUE") -> str:
     return f"CAST(sum(CAST({expression} AS DECIMAL(18, 6))) FILTER (WHERE {where}) AS DOUBLE)"
 
 
+# The types ``clean`` returns as they are, and the infinities it turns into None.
+_AS_IS = frozenset((str, int, bool, type(None)))
+_INFINITIES = (float("inf"), float("-inf"))
+
+
 def records(
     con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
 ) -> list[dict[str, Any]]:
     """Rows of a query as dicts, floats rounded to 0.1 s / 4 decimals, never NaN."""
     cursor = con.execute(sql, list(params))
     names = [column[0] for column in cursor.description or ()]
-    # Text, integers and NULLs need no cleaning: checked inline, they skip a call per value.
+    # What ``clean`` returns as it is is checked inline: it skips a call per value.
     return [
         {
             name: value if type(value) in _AS_IS else clean(value)
@@ -381,12 +398,6 @@ def records(
         }
         for row in cursor.fetchall()
     ]
-
-
-_AS_IS = frozenset((str, int, bool, type(None)))
-
-
-_INFINITIES = (float("inf"), float("-inf"))
 
 
 def clean(value: Any, digits: int = 4) -> Any:
@@ -397,7 +408,7 @@ def clean(value: Any, digits: int = 4) -> Any:
         if value != value or value in _INFINITIES:
             return None
         return round(value, digits)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind in _AS_IS:
         return value
     if isinstance(value, float):
         return clean(float(value), digits)

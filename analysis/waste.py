@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
-from ci_profile.analysis.jobframe import JOBS, STEPS, records
+from ci_profile.analysis.jobframe import JOBS, STEPS, job_names, records
 
 
 def wasted_filter(superseded: str, conclusion: str) -> str:
@@ -93,11 +93,7 @@ def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
             FROM {STEPS} WHERE conclusion = 'failure' AND job_key IS NOT NULL
             GROUP BY ALL
         ),
-        named AS (
-            SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
-                   any_value(pipeline) AS pipeline, any_value(job) AS job
-            FROM {JOBS} SEMI JOIN failed USING (job_key) GROUP BY job_key
-        )
+        named AS ({job_names("SELECT job_key FROM failed")})
         SELECT n.provider, n.project, n.pipeline, n.job, f.step, f.category, f.rule,
                f.failures, f.median_s
         FROM failed f JOIN named n USING (job_key)
@@ -132,11 +128,7 @@ def compute(con: duckdb.DuckDBPyConnection, *, top: int = 15) -> dict[str, Any]:
             FROM per_sha GROUP BY job_key
             HAVING count(*) FILTER (WHERE last_success > first_failure) > 0
         ),
-        named AS (
-            SELECT job_key, any_value(provider) AS provider, any_value(project) AS project,
-                   any_value(pipeline) AS pipeline, any_value(job) AS job
-            FROM {JOBS} SEMI JOIN per_job USING (job_key) GROUP BY job_key
-        )
+        named AS ({job_names("SELECT job_key FROM per_job")})
         SELECT n.provider, n.project, n.pipeline, n.job, p.* EXCLUDE (job_key)
         FROM per_job p JOIN named n USING (job_key)
         ORDER BY shas_flaky DESC, flaky_failed_runner_s DESC, provider, project, pipeline, job

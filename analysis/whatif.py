@@ -29,7 +29,15 @@ from typing import Any
 
 import duckdb
 from ci_profile.analysis.critical_path import EDGES, GATES, LIVE
-from ci_profile.analysis.jobframe import FACTS_STATE, JOBS, RUNS, SCOPE, combine, records
+from ci_profile.analysis.jobframe import (
+    FACTS_STATE,
+    JOBS,
+    RUNS,
+    SCOPE,
+    combine,
+    job_names,
+    records,
+)
 
 DEFAULT_SESSION_START_S = 20.0
 WEEKS_PER_MONTH = 52.0 / 12.0
@@ -222,13 +230,7 @@ def compute(
                    sum(modified_jobs) AS jobs_changed
             FROM {RESULT} GROUP BY sid
         ),
-        names AS (
-            SELECT job_key AS sid, any_value(provider) AS provider,
-                   any_value(project) AS project, any_value(pipeline) AS pipeline,
-                   any_value(job) AS job
-            FROM {JOBS} WHERE job_key IN (SELECT sid FROM per)
-            GROUP BY job_key
-        )
+        names AS ({job_names("SELECT sid AS job_key FROM per")})
         SELECT s.sid, c.provider, c.project, c.pipeline, c.job,
                s.runs_affected, total.runs AS runs_total,
                round(s.saving_s, 1) AS wall_saving_s,
@@ -246,7 +248,7 @@ def compute(
                round({money}, 2) AS money_saving,
                round({money} / {weeks} * {WEEKS_PER_MONTH}, 2) AS money_saving_per_month
         FROM per s CROSS JOIN total
-        LEFT JOIN names c ON c.sid = s.sid
+        LEFT JOIN names c ON c.job_key = s.sid
         LEFT JOIN mo ON mo.sid = s.sid
         ORDER BY s.sid = 0 DESC, s.saving_s DESC, c.provider, c.project, c.pipeline, c.job
         """,
