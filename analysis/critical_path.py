@@ -130,8 +130,8 @@ def build_graph(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _cip_cand AS
-        SELECT j.jid, j.rid, j.job_key, j.provider, j.stage, j.yaml_job, j.ready_e, j.start_e,
-               j.fin_e, f.file_h,
+        SELECT j.jid, j.rid, j.job_key, j.job, j.provider, j.stage, j.yaml_job, j.ready_e,
+               j.start_e, j.fin_e, f.file_h,
                CASE WHEN d.yaml_job IS NOT NULL THEN 'needs'
                     WHEN j.provider = 'gitlab' AND j.stage IS NOT NULL THEN 'stage'
                     ELSE 'timing' END AS model
@@ -300,9 +300,7 @@ def walk_paths(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE {LIVE[CHAINS]} AS
         SELECT p.rid, string_agg(x.job, ' → ' ORDER BY p.depth DESC) AS chain
-        FROM {LIVE[PATH]} p
-        JOIN (SELECT jid, job FROM {JOBS} WHERE rid IN (SELECT rid FROM {SCOPE})) x
-          ON x.jid = p.jid
+        FROM {LIVE[PATH]} p JOIN {LIVE[CANDIDATES]} x ON x.jid = p.jid
         GROUP BY p.rid
         """
     )

@@ -42,7 +42,7 @@ from ci_profile.core.store import Store, literal
 
 # Which tables and columns the stored facts have: facts written with another layout (by an
 # older version) are rewritten, not read.
-LAYOUT = 4
+LAYOUT = 5
 # (the analysis's temporary table, the stored copy)
 STORED: tuple[tuple[str, str], ...] = (
     (JOBS, STORED_JOBS),
